@@ -1,0 +1,87 @@
+# Declarations of csrc/af.h, mirrored one to one.  No code here.
+from libc.stdint cimport int32_t, int64_t
+
+
+cdef extern from "af.h" nogil:
+    cdef enum af_act:
+        AF_ACT_IDENTITY
+        AF_ACT_RELU
+        AF_ACT_LEAKY_RELU
+        AF_ACT_SIGMOID
+        AF_ACT_TANH
+        AF_ACT_SOFTMAX
+        AF_N_ACT
+
+    cdef enum af_loss:
+        AF_LOSS_MSE
+        AF_LOSS_BCE
+        AF_LOSS_CE
+        AF_N_LOSS
+
+    cdef enum af_opt_kind:
+        AF_OPT_SGD
+        AF_OPT_MOMENTUM
+        AF_OPT_NESTEROV
+        AF_OPT_ADAM
+        AF_OPT_RMSPROP
+        AF_N_OPT
+
+    cdef enum af_status:
+        AF_OK
+        AF_E_NONFINITE
+        AF_E_ARGUMENT
+
+    ctypedef struct af_net:
+        int64_t n_layers
+        const int64_t *sizes
+        const int32_t *acts
+        int32_t loss
+        double slope
+        double loss_scale
+
+    ctypedef struct af_opt:
+        int32_t kind
+        double lr
+        double l2
+        double momentum
+        double beta1
+        double beta2
+        double rho
+        double epsilon
+        int64_t t
+
+    int64_t af_n_params(const af_net *net)
+    int64_t af_max_width(const af_net *net)
+    int64_t af_sum_width(const af_net *net)
+
+    int af_forward_f32(const af_net *net, const float *params, const float *X, int64_t n,
+                       float *out, float *scratch)
+    int af_forward_f64(const af_net *net, const double *params, const double *X, int64_t n,
+                       double *out, double *scratch)
+
+    int af_train_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
+                     const float *X, const float *Y, const int64_t *order, int64_t n_order,
+                     int64_t batch_size, float *grad, float *scratch, double *loss_sum,
+                     int64_t *n_done)
+    int af_train_f64(const af_net *net, af_opt *opt, double *params, double *opt_state,
+                     const double *X, const double *Y, const int64_t *order, int64_t n_order,
+                     int64_t batch_size, double *grad, double *scratch, double *loss_sum,
+                     int64_t *n_done)
+
+    int af_gradient_f32(const af_net *net, const float *params, const float *X,
+                        const float *Y, int64_t n, float *grad, float *scratch,
+                        double *loss_sum)
+    int af_gradient_f64(const af_net *net, const double *params, const double *X,
+                        const double *Y, int64_t n, double *grad, double *scratch,
+                        double *loss_sum)
+
+    void af_activate_f32(int32_t act, double slope, const float *z, float *a, int64_t n)
+    void af_activate_f64(int32_t act, double slope, const double *z, double *a, int64_t n)
+    void af_act_backward_f32(int32_t act, double slope, const float *a, const float *g,
+                             float *delta, int64_t n)
+    void af_act_backward_f64(int32_t act, double slope, const double *a, const double *g,
+                             double *delta, int64_t n)
+    double af_output_delta_f32(const af_net *net, const float *a, const float *y,
+                               float *delta, int64_t k)
+    double af_output_delta_f64(const af_net *net, const double *a, const double *y,
+                               double *delta, int64_t k)

@@ -1,0 +1,285 @@
+# cython: language_level=3
+"""Typed entry points of the compiled kernels (csrc/).
+
+Each function checks every size and index it hands to C, so no call from
+Python can make a kernel read or write out of bounds; the public classes do
+the user-facing validation (with friendlier messages) before reaching here.
+Each loop runs with the GIL released; `train` takes it back between chunks of
+samples only to let Ctrl-C through.
+"""
+import numpy as np
+
+from cpython.exc cimport PyErr_CheckSignals
+from cython cimport floating
+from libc.stdint cimport int32_t, int64_t
+
+from annfast._kernels cimport *
+
+ACTIVATION_CODES = {
+    "identity": AF_ACT_IDENTITY,
+    "relu": AF_ACT_RELU,
+    "leaky_relu": AF_ACT_LEAKY_RELU,
+    "sigmoid": AF_ACT_SIGMOID,
+    "tanh": AF_ACT_TANH,
+    "softmax": AF_ACT_SOFTMAX,
+}
+LOSS_CODES = {"mse": AF_LOSS_MSE, "bce": AF_LOSS_BCE, "ce": AF_LOSS_CE}
+OPTIMIZER_CODES = {
+    "sgd": AF_OPT_SGD,
+    "momentum": AF_OPT_MOMENTUM,
+    "nesterov": AF_OPT_NESTEROV,
+    "adam": AF_OPT_ADAM,
+    "rmsprop": AF_OPT_RMSPROP,
+}
+OK = AF_OK
+E_NONFINITE = AF_E_NONFINITE
+
+# About this many weight visits run between two checks for Ctrl-C (a few ms).
+cdef int64_t _WORK_PER_CHECK = 4_000_000
+
+
+cdef class Arch:
+    """A validated architecture: unit counts, activations, loss and their constants.
+
+    Parameters
+    ----------
+    sizes : sequence of int, length n_layers + 1
+        Units per layer, input first; every entry >= 1.
+    acts : sequence of int, length n_layers
+        Activation codes (``ACTIVATION_CODES``), one per weight layer.
+    loss : int
+        Loss code (``LOSS_CODES``), paired with ``acts[-1]``.
+    slope : float
+        Leaky-relu slope for negative inputs.
+    loss_scale : float
+        Factor on the loss and the output delta (e.g. 2/k for a mean-over-outputs MSE).
+    """
+    cdef af_net net
+    cdef readonly object sizes, acts
+    cdef readonly int64_t n_params, sum_width, max_width
+
+    def __cinit__(self, sizes, acts, int loss, double slope=0.1, double loss_scale=1.0):
+        sizes_arr = np.ascontiguousarray(sizes, dtype=np.int64)
+        acts_arr = np.ascontiguousarray(acts, dtype=np.int32)
+        if sizes_arr.ndim != 1 or sizes_arr.shape[0] < 2:
+            raise ValueError("sizes must list at least 2 unit counts")
+        if (sizes_arr < 1).any():
+            raise ValueError(f"sizes must all be >= 1, got {sizes_arr.tolist()}")
+        if acts_arr.ndim != 1 or acts_arr.shape[0] != sizes_arr.shape[0] - 1:
+            raise ValueError(f"acts needs {sizes_arr.shape[0] - 1} codes, got {acts_arr.shape}")
+        if ((acts_arr < 0) | (acts_arr >= AF_N_ACT)).any():
+            raise ValueError(f"acts codes must be in [0, {AF_N_ACT}), got {acts_arr.tolist()}")
+        if not 0 <= loss < AF_N_LOSS:
+            raise ValueError(f"loss code must be in [0, {AF_N_LOSS}), got {loss}")
+        # Sizes whose parameter count overflows int64 would wrap in C.
+        if float(np.sum((sizes_arr[:-1].astype(float) + 1) * sizes_arr[1:])) >= 2.0**62:
+            raise ValueError("the network has too many parameters")
+        sizes_arr.setflags(write=False)
+        acts_arr.setflags(write=False)
+        self.sizes = sizes_arr
+        self.acts = acts_arr
+        cdef const int64_t[::1] s = sizes_arr
+        cdef const int32_t[::1] a = acts_arr
+        self.net.n_layers = sizes_arr.shape[0] - 1
+        self.net.sizes = &s[0]
+        self.net.acts = &a[0]
+        self.net.loss = loss
+        self.net.slope = slope
+        self.net.loss_scale = loss_scale
+        self.n_params = af_n_params(&self.net)
+        self.sum_width = af_sum_width(&self.net)
+        self.max_width = af_max_width(&self.net)
+
+    @property
+    def loss(self):
+        return self.net.loss
+
+    @property
+    def slope(self):
+        return self.net.slope
+
+    @property
+    def loss_scale(self):
+        return self.net.loss_scale
+
+    def __reduce__(self):
+        return (Arch, (self.sizes, self.acts, self.net.loss, self.net.slope,
+                       self.net.loss_scale))
+
+
+cdef _check_params(Arch arch, Py_ssize_t n):
+    if n != arch.n_params:
+        raise ValueError(f"params has {n} values, the architecture needs {arch.n_params}")
+
+
+cdef _check_xy(Arch arch, Py_ssize_t n_x, Py_ssize_t d_x, Py_ssize_t n_y, Py_ssize_t d_y):
+    cdef int64_t n_in = arch.sizes[0], n_out = arch.sizes[-1]
+    if d_x != n_in:
+        raise ValueError(f"X has {d_x} features per row, the architecture needs {n_in}")
+    if n_y != n_x or d_y != n_out:
+        raise ValueError(f"Y has shape ({n_y}, {d_y}), expected ({n_x}, {n_out})")
+
+
+def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+            floating[:, ::1] out):
+    """out := network(X) for every row of X.
+
+    params : ndarray of shape (n_params,); X : (n_samples, sizes[0]);
+    out : (n_samples, sizes[-1]), written.
+    """
+    _check_params(arch, params.shape[0])
+    _check_xy(arch, X.shape[0], X.shape[1], out.shape[0], out.shape[1])
+    cdef int64_t n = X.shape[0]
+    if n == 0:
+        return
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] scratch = np.empty(arch.sum_width, dtype=dtype)
+    with nogil:
+        if floating is float:
+            af_forward_f32(&arch.net, &params[0], &X[0, 0], n, &out[0, 0], &scratch[0])
+        else:
+            af_forward_f64(&arch.net, &params[0], &X[0, 0], n, &out[0, 0], &scratch[0])
+
+
+def train(Arch arch, floating[::1] params, floating[::1] opt_state,
+          const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
+          int64_t batch_size=1, str optimizer="sgd", double lr=0.01, double l2=0.0,
+          double momentum=0.0, double beta1=0.9, double beta2=0.999, double rho=0.9,
+          double epsilon=1e-8, int64_t t=0):
+    """Train in place over ``X[order]``; return ``(status, loss_sum, n_done, t)``.
+
+    params : (n_params,) updated in place.  opt_state : (2 * n_params,) optimizer
+    memory (velocity / moments), updated in place; may be empty for plain SGD.
+    Samples go in the given order, in batches of ``batch_size``.  ``status`` is
+    ``OK`` or ``E_NONFINITE`` (a sample's loss was NaN/inf: training stopped
+    before that sample's update, which is position ``n_done`` in ``order``).
+    ``t`` is the Adam step count after the call.  Ctrl-C is checked between
+    chunks of samples; KeyboardInterrupt then leaves params as of a whole batch.
+    """
+    _check_params(arch, params.shape[0])
+    _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    if optimizer not in OPTIMIZER_CODES:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZER_CODES)}, got {optimizer!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    cdef int kind = OPTIMIZER_CODES[optimizer]
+    if kind != AF_OPT_SGD and opt_state.shape[0] < 2 * arch.n_params:
+        raise ValueError(f"opt_state needs {2 * arch.n_params} values, got {opt_state.shape[0]}")
+    cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
+    for i in range(n_order):
+        if order[i] < 0 or order[i] >= n_rows:
+            raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} samples")
+
+    cdef af_opt opt
+    opt.kind = kind
+    opt.lr = lr
+    opt.l2 = l2
+    opt.momentum = momentum
+    opt.beta1 = beta1
+    opt.beta2 = beta2
+    opt.rho = rho
+    opt.epsilon = epsilon
+    opt.t = t
+    if n_order == 0:
+        return AF_OK, 0.0, 0, t
+
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] grad = np.empty(max(arch.n_params, 1), dtype=dtype)
+    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef floating *state = &opt_state[0] if opt_state.shape[0] > 0 else NULL
+    cdef int64_t chunk = max(1, _WORK_PER_CHECK // max(arch.n_params, 1))
+    chunk = max(1, chunk // batch_size) * batch_size
+    cdef int64_t pos = 0, stop, done = 0
+    cdef double part = 0.0, total = 0.0
+    cdef int status = AF_OK
+    while pos < n_order:
+        stop = min(pos + chunk, n_order)
+        with nogil:
+            if floating is float:
+                status = af_train_f32(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+                                      &order[pos], stop - pos, batch_size, &grad[0],
+                                      &scratch[0], &part, &done)
+            else:
+                status = af_train_f64(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+                                      &order[pos], stop - pos, batch_size, &grad[0],
+                                      &scratch[0], &part, &done)
+        total += part
+        if status != AF_OK:
+            return status, total, pos + done, opt.t
+        pos = stop
+        PyErr_CheckSignals()
+    return status, total, n_order, opt.t
+
+
+def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+             const floating[:, ::1] Y):
+    """Return ``(grad, loss_sum)``: the gradient of the summed loss over the rows
+    of X (no L2 term), laid out like params, and that sum."""
+    _check_params(arch, params.shape[0])
+    _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    dtype = np.float32 if floating is float else np.float64
+    grad_arr = np.zeros(arch.n_params, dtype=dtype)
+    cdef floating[::1] grad = grad_arr
+    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef int64_t n = X.shape[0]
+    cdef double loss = 0.0
+    if n == 0:
+        return grad_arr, 0.0
+    with nogil:
+        if floating is float:
+            af_gradient_f32(&arch.net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
+                            &scratch[0], &loss)
+        else:
+            af_gradient_f64(&arch.net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
+                            &scratch[0], &loss)
+    return grad_arr, loss
+
+
+def _check_act(int act):
+    if not 0 <= act < AF_N_ACT:
+        raise ValueError(f"act code must be in [0, {AF_N_ACT}), got {act}")
+
+
+def py_activate(int act, const floating[::1] z, double slope=0.1):
+    """Return act(z) (softmax over the whole vector).  For tests."""
+    _check_act(act)
+    out = np.empty(z.shape[0], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] a = out
+    if z.shape[0] == 0:
+        return out
+    if floating is float:
+        af_activate_f32(act, slope, &z[0], &a[0], z.shape[0])
+    else:
+        af_activate_f64(act, slope, &z[0], &a[0], z.shape[0])
+    return out
+
+
+def py_act_backward(int act, const floating[::1] a, const floating[::1] g, double slope=0.1):
+    """Return J_act(a)^T g, from the outputs a.  For tests."""
+    _check_act(act)
+    if g.shape[0] != a.shape[0]:
+        raise ValueError("a and g must have the same length")
+    out = np.empty(a.shape[0], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] d = out
+    if a.shape[0] == 0:
+        return out
+    if floating is float:
+        af_act_backward_f32(act, slope, &a[0], &g[0], &d[0], a.shape[0])
+    else:
+        af_act_backward_f64(act, slope, &a[0], &g[0], &d[0], a.shape[0])
+    return out
+
+
+def py_output_delta(Arch arch, const floating[::1] a, const floating[::1] y):
+    """Return ``(delta, loss)`` of one sample with outputs a and targets y.  For tests."""
+    cdef int64_t k = arch.sizes[-1]
+    if a.shape[0] != k or y.shape[0] != k:
+        raise ValueError(f"a and y need {k} values")
+    out = np.empty(k, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] d = out
+    cdef double loss
+    if floating is float:
+        loss = af_output_delta_f32(&arch.net, &a[0], &y[0], &d[0], k)
+    else:
+        loss = af_output_delta_f64(&arch.net, &a[0], &y[0], &d[0], k)
+    return out, loss

@@ -1,0 +1,420 @@
+"""NeuralNet: a drop-in for the NumPy tutorial's class, trained by compiled kernels."""
+
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from annfast import _io, _kernels, _params
+from annfast._validation import (
+    as_float_array,
+    check_dtype,
+    check_layers,
+    check_n_features,
+    check_same_length,
+    check_scalar,
+)
+from annfast.activations import ACTIVATIONS, LOSSES, OUTPUT_LOSS, resolve_activation
+
+OUTPUTS = tuple(OUTPUT_LOSS)
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite; the model was rolled back."""
+
+
+class NeuralNet:
+    """A fully connected network trained by per-sample SGD with L2 decay.
+
+    Drop-in for the tutorial class: same constructor, ``weights``/``biases``
+    lists, ``train``, ``test`` and ``dump``; plus ``fit``/``predict`` for arrays.
+
+    Parameters
+    ----------
+    layers : list of int
+        Units per layer, input first, e.g. ``[784, 32, 10]``.
+    learning_rate : float, default 0.05
+        SGD step size (> 0).
+    reg_lambda : float, default 0.01
+        L2 strength of the objective ``sum_i loss_i + reg_lambda/2 * sum ||W||^2``
+        over the n training samples, so each per-sample step decays the weights by
+        ``learning_rate * reg_lambda / n``.  Biases are not decayed.
+    activation : str, default 'relu'
+        Hidden activation: identity, relu, leaky_relu, sigmoid, tanh (or softmax).
+    output : {'softmax', 'sigmoid', 'identity'}, default 'softmax'
+        Output activation; it fixes the loss: categorical cross-entropy, binary
+        cross-entropy or squared error.  The output layer is linear before it.
+    init : {'xavier', 'glorot_uniform', 'he', 'normal'}, default 'xavier'
+        Weight initialisation; 'normal' is the tutorial code's normal(0, 0.1).
+    dtype : float32 or float64, default float64
+    seed : int, numpy Generator or None
+        Seeds the initial weights and the shuffling; the same seed gives the
+        same bits.
+    leaky_slope : float, default 0.1
+        Slope of leaky_relu for negative inputs.
+
+    Attributes
+    ----------
+    weights : list of ndarray of shape (n_out, n_in)
+    biases : list of ndarray of shape (n_out, 1)
+        Views into one parameter buffer.  Editing them in place, or assigning
+        new arrays to their entries, takes effect at the next call.
+    """
+
+    def __init__(self, layers, learning_rate=0.05, reg_lambda=0.01, *, activation="relu",
+                 output="softmax", init="xavier", dtype=np.float64, seed=None,
+                 leaky_slope=0.1):
+        sizes = check_layers(layers)
+        learning_rate = check_scalar(learning_rate, "learning_rate", low=0, low_inclusive=False)
+        reg_lambda = check_scalar(reg_lambda, "reg_lambda", low=0)
+        activation = resolve_activation(activation, "activation")
+        output = resolve_activation(output, "output")
+        if output not in OUTPUT_LOSS:
+            raise ValueError(f"output={output!r} is not supported; expected one of: "
+                             f"{', '.join(OUTPUTS)}")
+        if init not in _params.INITS:
+            raise ValueError(f"init={init!r} is not known; expected one of: "
+                             f"{', '.join(_params.INITS)}")
+        dtype = check_dtype(dtype)
+        leaky_slope = check_scalar(leaky_slope, "leaky_slope", low=0)
+        if isinstance(seed, np.random.Generator):
+            rng = seed
+        else:
+            if seed is not None:
+                check_scalar(seed, "seed", low=0, integer=True)
+            rng = np.random.default_rng(seed)
+
+        self.layers = list(sizes)
+        self.num_layers = len(sizes)
+        self.learning_rate = learning_rate
+        self.reg_lambda = reg_lambda
+        self.activation = activation
+        self.output = output
+        self.init = init
+        self.dtype = dtype
+        self.leaky_slope = leaky_slope
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._set_params(_params.init_params(sizes, init, rng, dtype))
+
+    # -- parameters -----------------------------------------------------------------
+
+    def _arch(self):
+        acts = [ACTIVATIONS[self.activation]] * (self.num_layers - 2) + [ACTIVATIONS[self.output]]
+        return _kernels.Arch(self.layers, acts, LOSSES[OUTPUT_LOSS[self.output]],
+                             self.leaky_slope)
+
+    def _set_params(self, params):
+        self._params = params
+        self.weights, self.biases = _params.views(params, self.layers)
+
+    def _pack(self):
+        """A fresh copy of the parameters, taken from the public lists.
+
+        Reading the lists (not the buffer) is what makes assignments such as
+        ``net.weights[0] = W`` take effect."""
+        return _params.pack(self.weights, self.biases, self.layers, self.dtype)
+
+    @property
+    def n_params(self):
+        """Number of weights and biases."""
+        return self._params.size
+
+    # -- data -----------------------------------------------------------------------
+
+    def _as_inputs(self, X, argument="X"):
+        X = as_float_array(X, argument, self.dtype)
+        check_n_features(X, self.layers[0], argument)
+        return X
+
+    def _as_targets(self, y, n, argument="y"):
+        """Targets as an (n, n_outputs) float array: one-hot for integer labels."""
+        k = self.layers[-1]
+        arr = np.asarray(y)
+        if arr.dtype.kind in "OUSVc":
+            raise TypeError(f"{argument} must be numeric labels or target vectors, "
+                            f"got dtype {arr.dtype}")
+        if arr.ndim == 1 and self.output != "identity" and k > 1:
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                raise ValueError(f"{argument} contains NaN or infinity")
+            labels = arr.astype(np.int64)
+            if arr.dtype.kind == "f" and not np.array_equal(labels, arr):
+                raise ValueError(f"{argument} holds non-integer class labels")
+            if len(labels) and (labels.min() < 0 or labels.max() >= k):
+                raise ValueError(f"{argument} labels must be in [0, {k}) for {k} output units, "
+                                 f"got range [{labels.min()}, {labels.max()}]")
+            Y = np.zeros((len(labels), k), dtype=self.dtype)
+            Y[np.arange(len(labels)), labels] = 1
+        else:
+            if arr.ndim == 1:
+                arr = arr.reshape(-1, 1)
+            Y = as_float_array(arr.reshape(len(arr), -1) if arr.ndim > 2 else arr, argument,
+                               self.dtype, allow_empty=True)
+            if Y.shape[1] != k:
+                raise ValueError(f"{argument} has {Y.shape[1]} values per sample, but the "
+                                 f"network has {k} outputs (layers[-1])")
+        if len(Y) != n:
+            check_same_length(np.empty(n), Y, "X", argument)
+        return Y
+
+    def _as_dataset(self, data, argument):
+        """(X, Y) arrays from the tutorial's list of (x, y) pairs or a tuple of arrays."""
+        if (isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray)
+                and data[0].ndim == 2):
+            X = self._as_inputs(data[0], f"{argument}[0]")
+            return X, self._as_targets(data[1], len(X), f"{argument}[1]")
+        try:
+            n = len(data)
+        except TypeError:
+            raise TypeError(f"{argument} must be a list of (x, y) pairs or a tuple (X, y) of "
+                            f"arrays, got {type(data).__name__}") from None
+        if n == 0:
+            raise ValueError(f"{argument} is empty; at least one (x, y) pair is required")
+        try:
+            xs, ys = zip(*data)
+        except (TypeError, ValueError):
+            raise ValueError(f"{argument} must be a list of (x, y) pairs") from None
+        try:
+            X = np.array(xs)  # one stacked copy: (n, d) or (n, d, 1)
+        except ValueError:
+            raise ValueError(f"{argument}: the inputs x do not all have the same length") from None
+        if X.ndim == 3 and X.shape[2] == 1:
+            X = X[:, :, 0]
+        if X.ndim != 2:
+            raise ValueError(f"{argument}: each x must be a vector of {self.layers[0]} values "
+                             f"(shape (n,) or (n, 1)), got shape {X.shape[1:]}")
+        X = self._as_inputs(X, f"{argument} inputs")
+        try:
+            Y = np.array(ys)
+        except ValueError:
+            raise ValueError(f"{argument}: the targets y do not all have the same shape") from None
+        if Y.ndim == 3 and Y.shape[2] == 1:
+            Y = Y[:, :, 0]
+        return X, self._as_targets(Y, n, f"{argument} targets")
+
+    # -- training -------------------------------------------------------------------
+
+    def train(self, training_data, validation_data=None, epochs=10, *, shuffle=True,
+              verbose=True, on_divergence="raise"):
+        """Train with per-sample SGD, as the tutorial's ``train``.
+
+        Parameters
+        ----------
+        training_data : list of (x, y) pairs, or tuple (X, Y) of arrays
+            x of shape (n,) or (n, 1); y a one-hot (k, 1) column, a (k,) vector or an
+            int label.  The list is not shuffled in place (the tutorial's was).
+        validation_data : same forms, optional
+            Only evaluated (accuracy and loss after each epoch), never trained on.
+        epochs : int, default 10
+        shuffle : bool, default True
+            Visit the samples in a new random order each epoch.
+        verbose : bool, default True
+            Print one line per epoch.
+        on_divergence : {'raise', 'warn'}
+            If the loss becomes NaN/inf the parameters go back to the start of that
+            epoch, then TrainingDivergedError is raised or a RuntimeWarning issued
+            (and training stops).
+
+        Returns
+        -------
+        history : dict of lists
+            ``loss`` (mean training loss per epoch, data term), ``time``, and with
+            validation data ``val_loss`` and ``val_accuracy`` (percent).
+        """
+        X, Y = self._as_dataset(training_data, "training_data")
+        val = None
+        if validation_data is not None:
+            val = self._as_dataset(validation_data, "validation_data")
+        return self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence)
+
+    def fit(self, X, y, epochs=10, *, validation_data=None, shuffle=True, verbose=False,
+            on_divergence="raise"):
+        """Train on arrays: X (n_samples, layers[0]); y int labels (n_samples,) or
+        targets (n_samples, layers[-1]).  Returns self; see ``train`` for the rest."""
+        X = self._as_inputs(X)
+        Y = self._as_targets(y, len(X))
+        val = None
+        if validation_data is not None:
+            if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            Xv = self._as_inputs(validation_data[0], "validation_data[0]")
+            val = Xv, self._as_targets(validation_data[1], len(Xv), "validation_data[1]")
+        self.history_ = self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence)
+        return self
+
+    def _fit_arrays(self, X, Y, epochs, shuffle, verbose, val, on_divergence):
+        epochs = check_scalar(epochs, "epochs", low=0, integer=True)
+        if on_divergence not in ("raise", "warn"):
+            raise ValueError(f"on_divergence must be 'raise' or 'warn', got {on_divergence!r}")
+        params = self._pack()  # validates user-edited weights before anything changes
+        arch = self._arch()
+        n = len(X)
+        lr = self.learning_rate
+        mu = self.reg_lambda / n  # per-sample share of the L2 term
+        empty = np.empty(0, dtype=self.dtype)
+        history = {"loss": [], "time": []}
+        if val is not None:
+            history["val_loss"] = []
+            history["val_accuracy"] = []
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this NeuralNet is already being trained in another thread")
+        try:
+            self._set_params(params)
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                order = self._rng.permutation(n) if shuffle else np.arange(n)
+                work = self._params.copy()
+                try:
+                    status, loss_sum, done, _ = _kernels.train(
+                        arch, work, empty, X, Y, order, 1, "sgd", lr, mu)
+                except KeyboardInterrupt:
+                    # The model keeps the parameters of the last whole epoch.
+                    raise
+                if status != _kernels.OK:
+                    msg = (f"training diverged: the loss became NaN or infinite at epoch "
+                           f"{epoch + 1}, sample {done + 1} of {n} (index {order[done]}); the "
+                           f"parameters were restored to the start of epoch {epoch + 1}. "
+                           f"Try a smaller learning_rate (now {lr}) or scale the inputs.")
+                    if on_divergence == "raise":
+                        raise TrainingDivergedError(msg)
+                    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+                    break
+                self._set_params(work)
+                history["loss"].append(loss_sum / n)
+                history["time"].append(time.perf_counter() - t0)
+                line = f"epoch {epoch + 1}/{epochs}  loss {loss_sum / n:.4f}"
+                if val is not None:
+                    out = self._forward(val[0])
+                    vloss = _mean_loss(OUTPUT_LOSS[self.output], out, val[1])
+                    vacc = 100.0 * _accuracy(out, val[1], self.output)
+                    history["val_loss"].append(vloss)
+                    history["val_accuracy"].append(vacc)
+                    line += f"  val_loss {vloss:.4f}  val_accuracy {vacc:.2f}%"
+                if verbose:
+                    print(f"{line}  ({history['time'][-1]:.3f} s)", flush=True)
+        finally:
+            self._lock.release()
+        return history
+
+    # -- prediction -----------------------------------------------------------------
+
+    def _forward(self, X):
+        params = self._pack()
+        out = np.empty((len(X), self.layers[-1]), dtype=self.dtype)
+        _kernels.forward(self._arch(), params, X, out)
+        return out
+
+    def predict_proba(self, X):
+        """Network outputs for each row of X, shape (n_samples, layers[-1]):
+        class probabilities for softmax/sigmoid outputs, values for identity."""
+        return self._forward(self._as_inputs(X))
+
+    def predict(self, X):
+        """Class labels (argmax; threshold 0.5 for one sigmoid unit) for
+        classification outputs; the output values for ``output='identity'``."""
+        out = self.predict_proba(X)
+        return _decide(out, self.output)
+
+    def feedforward(self, x):
+        """Output column of shape (layers[-1], 1) for one sample x of shape (n,) or (n, 1)."""
+        x = np.asarray(x)
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1:
+            raise ValueError(f"x must have shape ({self.layers[0]},) or ({self.layers[0]}, 1), "
+                             f"got {x.shape}")
+        return self.predict_proba(x.reshape(1, -1)).reshape(-1, 1)
+
+    def test(self, test_data):
+        """Accuracy in percent on a list of (x, y) pairs (or a tuple (X, Y)), as the tutorial."""
+        X, Y = self._as_dataset(test_data, "test_data")
+        return 100.0 * _accuracy(self._forward(X), Y, self.output)
+
+    def score(self, X, y):
+        """Mean accuracy (fraction) on arrays X, y."""
+        X = self._as_inputs(X)
+        return _accuracy(self._forward(X), self._as_targets(y, len(X)), self.output)
+
+    # -- persistence ------------------------------------------------------------------
+
+    def dump(self, file):
+        """Pickle the model to ``file`` (atomically), as the tutorial's ``dump``.
+        Never unpickle files from untrusted sources; prefer ``save``/``load``."""
+        _io.dump_pickle(self, file)
+
+    def _config(self):
+        return {
+            "layers": self.layers, "learning_rate": self.learning_rate,
+            "reg_lambda": self.reg_lambda, "activation": self.activation,
+            "output": self.output, "init": self.init, "leaky_slope": self.leaky_slope,
+        }
+
+    def save(self, path):
+        """Write the model to ``path`` in annfast's safe format (see ``load``)."""
+        _io.save_model(path, "NeuralNet", self._config(), self._pack())
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by ``save``; nothing is unpickled and every part of
+        the file is verified (format version, architecture, dtype, checksum)."""
+        config, params = _io.load_model(path, "NeuralNet")
+        try:
+            net = cls(config["layers"], config["learning_rate"], config["reg_lambda"],
+                      activation=config["activation"], output=config["output"],
+                      init=config["init"], dtype=params.dtype,
+                      leaky_slope=config["leaky_slope"], seed=0)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r}: invalid model configuration: {exc}") from None
+        if params.size != net.n_params:
+            raise ValueError(f"{path!r}: {params.size} parameters do not fit layers "
+                             f"{config['layers']}")
+        if not np.isfinite(params).all():
+            raise ValueError(f"{path!r}: parameters contain NaN or infinity")
+        net._set_params(params)
+        return net
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_params"] = self._pack()
+        for key in ("weights", "biases", "_lock"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        params = state.pop("_params")
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._set_params(params)
+
+    def __repr__(self):
+        return (f"NeuralNet({self.layers}, learning_rate={self.learning_rate}, "
+                f"reg_lambda={self.reg_lambda}, activation={self.activation!r}, "
+                f"output={self.output!r}, dtype={np.dtype(self.dtype).name})")
+
+
+def _decide(out, output):
+    if output == "identity":
+        return out
+    if out.shape[1] == 1:
+        return (out[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(out, axis=1)
+
+
+def _accuracy(out, Y, output):
+    if out.shape[1] == 1:
+        return float(np.mean((out[:, 0] > 0.5) == (Y[:, 0] > 0.5)))
+    return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
+
+
+def _mean_loss(loss, out, Y):
+    """Mean per-sample loss, the same formulas as the kernels."""
+    eps = np.finfo(out.dtype).eps
+    out = out.astype(np.float64)
+    Y = Y.astype(np.float64)
+    if loss == "mse":
+        return float(np.mean(0.5 * np.sum((out - Y) ** 2, axis=1)))
+    p = np.clip(out, eps, 1 - eps)
+    if loss == "bce":
+        return float(np.mean(-np.sum(Y * np.log(p) + (1 - Y) * np.log(1 - p), axis=1)))
+    return float(np.mean(-np.sum(np.where(Y != 0, Y * np.log(p), 0.0), axis=1)))

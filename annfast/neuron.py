@@ -1,0 +1,75 @@
+"""Neuron: the tutorial's single perceptron, evaluated by the compiled kernels."""
+
+import numpy as np
+
+from annfast import _kernels
+from annfast._validation import as_float_array, check_scalar
+from annfast.activations import ACTIVATIONS, resolve_activation
+
+
+class Neuron:
+    """One neuron: ``f(xs @ weights + bias)``.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of inputs (>= 1).
+    bias : float, default 0.0
+    weights : sequence of float, optional
+        ``n_inputs`` weights; drawn uniformly from [0, 1) when omitted, as the tutorial.
+    activation : str, default 'leaky_relu'
+        leaky_relu (slope 0.1, the tutorial's ``max(0.1 x, x)``), relu, sigmoid,
+        tanh or identity.
+    seed : int or None
+        Seeds the random weights.
+
+    Calling it on one input vector returns a float; on a 2-D batch, an array.
+
+    >>> Neuron(3, bias=-0.1, weights=[0.7, 0.6, 1.4])([1.0, 0.5, -1.0])
+    -0.05
+    """
+
+    def __init__(self, n_inputs, bias=0.0, weights=None, activation="leaky_relu", *, seed=None,
+                 leaky_slope=0.1):
+        n_inputs = check_scalar(n_inputs, "n_inputs", low=1, integer=True)
+        bias = check_scalar(bias, "bias")
+        activation = resolve_activation(activation)
+        if activation == "softmax":
+            raise ValueError("activation='softmax' is meaningless for a single neuron")
+        if weights is None:
+            ws = np.random.default_rng(seed).random(n_inputs)
+        else:
+            ws = as_float_array(weights, "weights", np.float64, ndim=1)
+            if ws.shape != (n_inputs,):
+                raise ValueError(f"weights must hold n_inputs={n_inputs} values, got {ws.size}")
+        self.n_inputs = n_inputs
+        self.b = bias
+        self.ws = ws
+        self.activation = activation
+        self.leaky_slope = check_scalar(leaky_slope, "leaky_slope", low=0)
+
+    @property
+    def bias(self):
+        return self.b
+
+    @property
+    def weights(self):
+        return self.ws
+
+    def __call__(self, xs):
+        X = np.asarray(xs)
+        single = X.ndim == 1
+        X = as_float_array(X.reshape(1, -1) if single else X, "xs", np.float64)
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(f"xs has {X.shape[1]} values per sample, the neuron has "
+                             f"{self.n_inputs} inputs")
+        arch = _kernels.Arch([self.n_inputs, 1], [ACTIVATIONS[self.activation]], 0,
+                             self.leaky_slope)
+        params = np.concatenate([np.asarray(self.ws, dtype=np.float64).ravel(), [self.b]])
+        out = np.empty((len(X), 1))
+        _kernels.forward(arch, params, X, out)
+        return float(out[0, 0]) if single else out[:, 0]
+
+    def __repr__(self):
+        return (f"Neuron({self.n_inputs}, bias={self.b}, weights={self.ws.tolist()}, "
+                f"activation={self.activation!r})")

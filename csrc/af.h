@@ -1,0 +1,135 @@
+/* annfast: public C API of the compiled kernels.
+ *
+ * Plain C99, no Python.h.  Every entry point exists twice, with suffix _f32
+ * (float) and _f64 (double).  Callers (the Cython layer) validate shapes and
+ * allocate every buffer; the kernels only loop, never allocate, never print.
+ *
+ * Parameter layout ("flat buffer"): for each layer l = 0..n_layers-1, with
+ * n_in = sizes[l] and n_out = sizes[l+1], first W_l as an (n_out, n_in)
+ * row-major block, then b_l (n_out values).  Row-major (n_out, n_in) keeps the
+ * forward dot product, the backprop axpy and the rank-1 update contiguous.
+ */
+#ifndef AF_H
+#define AF_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation codes; mirrored in annfast/_kernels.pxd and annfast/activations.py. */
+enum af_act {
+    AF_ACT_IDENTITY = 0,
+    AF_ACT_RELU = 1,
+    AF_ACT_LEAKY_RELU = 2,
+    AF_ACT_SIGMOID = 3,
+    AF_ACT_TANH = 4,
+    AF_ACT_SOFTMAX = 5,
+    AF_N_ACT = 6
+};
+
+/* Loss codes.  Per-sample losses (before loss_scale):
+ *   MSE: 0.5 * sum_k (a_k - y_k)^2
+ *   BCE: -sum_k [y_k log a_k + (1 - y_k) log(1 - a_k)]     (a clipped to [eps, 1-eps])
+ *   CE:  -sum_k y_k log a_k                                (a clipped to [eps, 1-eps]) */
+enum af_loss { AF_LOSS_MSE = 0, AF_LOSS_BCE = 1, AF_LOSS_CE = 2, AF_N_LOSS = 3 };
+
+/* Optimizers.  g is the batch gradient (mean over the batch, plus l2 * W / batch). */
+enum af_opt_kind {
+    AF_OPT_SGD = 0,      /* p -= lr g                                         */
+    AF_OPT_MOMENTUM = 1, /* v = mu v - lr g; p += v                           */
+    AF_OPT_NESTEROV = 2, /* v = mu v - lr g; p += mu v - lr g                 */
+    AF_OPT_ADAM = 3,     /* m, v moments; p -= lr_t m / (sqrt(v) + eps)       */
+    AF_OPT_RMSPROP = 4,  /* v = rho v + (1-rho) g^2; p -= lr g / sqrt(v + eps) */
+    AF_N_OPT = 5
+};
+
+/* Status codes returned by every kernel. */
+enum af_status {
+    AF_OK = 0,
+    AF_E_NONFINITE = -1, /* a sample's loss became NaN or infinite */
+    AF_E_ARGUMENT = -2   /* an argument the caller should have rejected */
+};
+
+/* The architecture: n_layers weight layers between n_layers + 1 unit counts. */
+typedef struct {
+    int64_t n_layers;     /* number of weight layers L >= 1            */
+    const int64_t *sizes; /* L + 1 unit counts, sizes[0] = n_inputs    */
+    const int32_t *acts;  /* L activation codes, one per weight layer  */
+    int32_t loss;         /* enum af_loss, paired with acts[L-1]       */
+    double slope;         /* leaky-relu slope for negative inputs      */
+    double loss_scale;    /* multiplies the loss and the output delta  */
+} af_net;
+
+/* Optimizer hyper-parameters and step counter. */
+typedef struct {
+    int32_t kind;         /* enum af_opt_kind                                     */
+    double lr;            /* learning rate                                        */
+    double l2;            /* weight decay: g_W += l2 * W / batch_len (not biases) */
+    double momentum;      /* MOMENTUM / NESTEROV                                  */
+    double beta1, beta2;  /* ADAM                                                 */
+    double rho;           /* RMSPROP                                              */
+    double epsilon;       /* ADAM, RMSPROP                                        */
+    int64_t t;            /* ADAM steps taken so far; incremented per batch       */
+} af_opt;
+
+/* Total number of parameters (weights and biases) of the architecture. */
+int64_t af_n_params(const af_net *net);
+/* Largest layer width, and the sum of all widths (scratch sizes). */
+int64_t af_max_width(const af_net *net);
+int64_t af_sum_width(const af_net *net);
+
+/* Forward pass of n samples.  X: (n, sizes[0]); out: (n, sizes[L]);
+ * scratch: af_sum_width values. */
+int af_forward_f32(const af_net *net, const float *params, const float *X, int64_t n,
+                   float *out, float *scratch);
+int af_forward_f64(const af_net *net, const double *params, const double *X, int64_t n,
+                   double *out, double *scratch);
+
+/* Train over order[0..n_order) in batches of batch_size (the last batch may be
+ * shorter), updating params (and opt_state, opt->t) in place.
+ *   X: (n, sizes[0]), Y: (n, sizes[L]); order: sample indices (validated < n).
+ *   grad: af_n_params values (batches > 1 or optimizers other than plain SGD).
+ *   opt_state: 2 * af_n_params values (zero to start; kept across calls).
+ *   scratch: af_sum_width + 2 * af_max_width values.
+ * On return *loss_sum holds the sum of the per-sample losses of the samples
+ * done and *n_done how many were done (all of them unless a loss was not
+ * finite: then AF_E_NONFINITE, and *n_done is the position in order of the
+ * offending sample; params then hold that partial state). */
+int af_train_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
+                 const float *X, const float *Y, const int64_t *order, int64_t n_order,
+                 int64_t batch_size, float *grad, float *scratch, double *loss_sum,
+                 int64_t *n_done);
+int af_train_f64(const af_net *net, af_opt *opt, double *params, double *opt_state,
+                 const double *X, const double *Y, const int64_t *order, int64_t n_order,
+                 int64_t batch_size, double *grad, double *scratch, double *loss_sum,
+                 int64_t *n_done);
+
+/* Gradient of the summed loss over n samples (no l2 term) into grad
+ * (af_n_params values, overwritten); *loss_sum as above.  Same scratch. */
+int af_gradient_f32(const af_net *net, const float *params, const float *X,
+                    const float *Y, int64_t n, float *grad, float *scratch,
+                    double *loss_sum);
+int af_gradient_f64(const af_net *net, const double *params, const double *X,
+                    const double *Y, int64_t n, double *grad, double *scratch,
+                    double *loss_sum);
+
+/* Element-wise helpers for tests: activation of z, and the backward step
+ * delta = J_act(a)^T g for outputs a (n values; softmax treats them as one vector). */
+void af_activate_f32(int32_t act, double slope, const float *z, float *a, int64_t n);
+void af_activate_f64(int32_t act, double slope, const double *z, double *a, int64_t n);
+void af_act_backward_f32(int32_t act, double slope, const float *a, const float *g,
+                         float *delta, int64_t n);
+void af_act_backward_f64(int32_t act, double slope, const double *a, const double *g,
+                         double *delta, int64_t n);
+/* Output delta and per-sample loss for one sample (a: outputs, y: targets). */
+double af_output_delta_f32(const af_net *net, const float *a, const float *y,
+                           float *delta, int64_t k);
+double af_output_delta_f64(const af_net *net, const double *a, const double *y,
+                           double *delta, int64_t k);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AF_H */

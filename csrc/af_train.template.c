@@ -1,0 +1,268 @@
+/* annfast: losses, backprop and the optimizer updates, for one TYPE.
+ * Included by af_kernels.c once per TYPE, after af_dense.template.c. */
+#ifndef TYPE
+#error "TYPE must be defined before including af_train.template.c"
+#endif
+
+static inline TYPE FN(af_clip)(TYPE p)
+{
+    const TYPE lo = AF_TYPE_EPS, hi = (TYPE)1 - AF_TYPE_EPS;
+    return p < lo ? lo : (p > hi ? hi : p);
+}
+
+/* Output delta dL/dz for one sample, into delta (k values); returns the loss.
+ * For the three matched pairs (identity + MSE, sigmoid + binary cross-entropy,
+ * softmax + categorical cross-entropy) dL/dz = a - y exactly, which is the
+ * numerically sound form; any other pairing goes through dL/da and the
+ * activation's Jacobian.  Loss and delta are both scaled by loss_scale. */
+double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *y, TYPE *delta,
+                           int64_t k)
+{
+    const int32_t act = net->acts[net->n_layers - 1];
+    int matched = 0;
+    double loss = 0;
+    int64_t i;
+    switch (net->loss) {
+    case AF_LOSS_BCE:
+        matched = act == AF_ACT_SIGMOID;
+        for (i = 0; i < k; i++) {
+            const TYPE p = FN(af_clip)(a[i]);
+            loss -= (double)y[i] * log((double)p) + (1.0 - (double)y[i]) * log(1.0 - (double)p);
+            delta[i] = matched ? a[i] - y[i] : (p - y[i]) / (p * ((TYPE)1 - p));
+        }
+        break;
+    case AF_LOSS_CE:
+        matched = act == AF_ACT_SOFTMAX;
+        for (i = 0; i < k; i++) {
+            const TYPE p = FN(af_clip)(a[i]);
+            if (y[i] != 0) loss -= (double)y[i] * log((double)p);
+            delta[i] = matched ? a[i] - y[i] : -y[i] / p;
+        }
+        break;
+    default: /* AF_LOSS_MSE */
+        matched = act == AF_ACT_IDENTITY;
+        for (i = 0; i < k; i++) {
+            const TYPE d = a[i] - y[i];
+            loss += 0.5 * (double)d * (double)d;
+            delta[i] = d;
+        }
+        break;
+    }
+    if (!matched) FN(af_act_backward_inplace)(act, (TYPE)net->slope, a, delta, delta, k);
+    if (net->loss_scale != 1.0) {
+        const TYPE s = (TYPE)net->loss_scale;
+        for (i = 0; i < k; i++) delta[i] *= s;
+        loss *= net->loss_scale;
+    }
+    return loss;
+}
+
+/* Forward, output delta and backprop of one sample, adding dL/dW = delta a^T
+ * and dL/db = delta into grad (same layout as params).  params are unchanged.
+ * scratch: af_sum_width + 2 * af_max_width values.  Returns the loss. */
+static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, const TYPE *x,
+                                       const TYPE *y, TYPE *grad, TYPE *scratch,
+                                       int64_t n_params, int64_t sum_width, int64_t max_width)
+{
+    const int64_t L = net->n_layers;
+    const TYPE slope = (TYPE)net->slope;
+    TYPE *acts_buf = scratch;
+    TYPE *delta = scratch + sum_width, *prev = delta + max_width;
+    const TYPE *out = FN(af_forward_sample)(net, params, x, acts_buf);
+    const double loss = FN(af_output_delta)(net, out, y, delta, net->sizes[L]);
+
+    int64_t p_off = n_params, a_off = out - acts_buf;
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        p_off -= (n_in + 1) * n_out;
+        a_off -= n_in; /* start of this layer's input among acts_buf (if l > 0) */
+        const TYPE *a_in = l > 0 ? acts_buf + a_off : x;
+        const TYPE *W = params + p_off;
+        TYPE *gW = grad + p_off, *gb = gW + n_in * n_out;
+        if (l > 0) memset(prev, 0, (size_t)n_in * sizeof(TYPE));
+        for (int64_t j = 0; j < n_out; j++) {
+            const TYPE dj = delta[j];
+            const TYPE *Wj = W + j * n_in;
+            TYPE *gWj = gW + j * n_in;
+            for (int64_t i = 0; i < n_in; i++) gWj[i] += dj * a_in[i];
+            if (l > 0)
+                for (int64_t i = 0; i < n_in; i++) prev[i] += Wj[i] * dj;
+            gb[j] += dj;
+        }
+        if (l > 0) {
+            FN(af_act_backward_inplace)(net->acts[l - 1], slope, a_in, prev, prev, n_in);
+            TYPE *t = delta;
+            delta = prev;
+            prev = t;
+        }
+    }
+    return loss;
+}
+
+/* Per-sample SGD step, fused: each weight row is read once to backpropagate
+ * the delta (with the weights from before the step) and written once with
+ *   W := W - lr (delta a^T + mu W),  b := b - lr delta.
+ * Returns the sample's loss; a non-finite loss returns before any update. */
+static double FN(af_sgd_sample)(const af_net *net, TYPE *params, const TYPE *x, const TYPE *y,
+                                TYPE lr, TYPE mu, TYPE *scratch, int64_t n_params,
+                                int64_t sum_width, int64_t max_width)
+{
+    const int64_t L = net->n_layers;
+    const TYPE slope = (TYPE)net->slope;
+    TYPE *acts_buf = scratch;
+    TYPE *delta = scratch + sum_width, *prev = delta + max_width;
+    const TYPE *out = FN(af_forward_sample)(net, params, x, acts_buf);
+    const double loss = FN(af_output_delta)(net, out, y, delta, net->sizes[L]);
+    if (!isfinite(loss)) return loss;
+
+    int64_t p_off = n_params, a_off = out - acts_buf;
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        p_off -= (n_in + 1) * n_out;
+        a_off -= n_in;
+        const TYPE *restrict a_in = l > 0 ? acts_buf + a_off : x;
+        TYPE *W = params + p_off, *b = W + n_in * n_out;
+        if (l > 0) {
+            TYPE *restrict pv = prev;
+            memset(pv, 0, (size_t)n_in * sizeof(TYPE));
+            for (int64_t j = 0; j < n_out; j++) {
+                const TYPE dj = delta[j];
+                TYPE *restrict Wj = W + j * n_in;
+                for (int64_t i = 0; i < n_in; i++) {
+                    const TYPE w = Wj[i];
+                    pv[i] += w * dj;
+                    Wj[i] = w - lr * (dj * a_in[i] + mu * w);
+                }
+                b[j] -= lr * dj;
+            }
+            FN(af_act_backward_inplace)(net->acts[l - 1], slope, a_in, pv, pv, n_in);
+            TYPE *t = delta;
+            delta = prev;
+            prev = t;
+        } else {
+            for (int64_t j = 0; j < n_out; j++) {
+                const TYPE dj = delta[j];
+                TYPE *restrict Wj = W + j * n_in;
+                for (int64_t i = 0; i < n_in; i++) {
+                    const TYPE w = Wj[i];
+                    Wj[i] = w - lr * (dj * a_in[i] + mu * w);
+                }
+                b[j] -= lr * dj;
+            }
+        }
+    }
+    return loss;
+}
+
+/* Apply one optimizer step from the summed gradient of a batch of batch_len
+ * samples: g = (grad_W + l2 W) / batch_len for weights, grad_b / batch_len
+ * for biases; then the rule of opt->kind, per parameter. */
+static void FN(af_apply_step)(const af_net *net, af_opt *opt, TYPE *params, TYPE *state,
+                              const TYPE *grad, int64_t batch_len, int64_t n_params)
+{
+    const TYPE n = (TYPE)batch_len, l2 = (TYPE)opt->l2, lr = (TYPE)opt->lr;
+    const TYPE mom = (TYPE)opt->momentum;
+    const TYPE b1 = (TYPE)opt->beta1, b2 = (TYPE)opt->beta2, eps = (TYPE)opt->epsilon;
+    const TYPE rho = (TYPE)opt->rho;
+    TYPE *v = state, *m2 = state + n_params;
+    TYPE lr_t = lr;
+    if (opt->kind == AF_OPT_ADAM) {
+        opt->t += 1;
+        const double t = (double)opt->t;
+        lr_t = (TYPE)(opt->lr * sqrt(1.0 - pow(opt->beta2, t)) / (1.0 - pow(opt->beta1, t)));
+    }
+    int64_t off = 0;
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const int64_t n_w = net->sizes[l] * net->sizes[l + 1], n_all = af_layer_params(net, l);
+        for (int64_t i = off; i < off + n_all; i++) {
+            const TYPE g = i < off + n_w ? (grad[i] + l2 * params[i]) / n : grad[i] / n;
+            switch (opt->kind) {
+            case AF_OPT_MOMENTUM:
+                v[i] = mom * v[i] - lr * g;
+                params[i] += v[i];
+                break;
+            case AF_OPT_NESTEROV:
+                v[i] = mom * v[i] - lr * g;
+                params[i] += mom * v[i] - lr * g;
+                break;
+            case AF_OPT_ADAM:
+                v[i] = b1 * v[i] + ((TYPE)1 - b1) * g;
+                m2[i] = b2 * m2[i] + ((TYPE)1 - b2) * (g * g);
+                params[i] += -lr_t * v[i] / (AF_SQRT(m2[i]) + eps);
+                break;
+            case AF_OPT_RMSPROP:
+                v[i] = rho * v[i] + ((TYPE)1 - rho) * (g * g);
+                params[i] -= lr * g / AF_SQRT(v[i] + eps);
+                break;
+            default: /* AF_OPT_SGD */
+                params[i] -= lr * g;
+                break;
+            }
+        }
+        off += n_all;
+    }
+}
+
+int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, const TYPE *X,
+                 const TYPE *Y, const int64_t *order, int64_t n_order, int64_t batch_size,
+                 TYPE *grad, TYPE *scratch, double *loss_sum, int64_t *n_done)
+{
+    const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
+    const int64_t n_params = af_n_params(net);
+    const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    double total = 0;
+    *loss_sum = 0;
+    *n_done = 0;
+    if (batch_size < 1 || opt->kind < 0 || opt->kind >= AF_N_OPT) return AF_E_ARGUMENT;
+
+    if (batch_size == 1 && opt->kind == AF_OPT_SGD) {
+        const TYPE lr = (TYPE)opt->lr, mu = (TYPE)opt->l2;
+        for (int64_t s = 0; s < n_order; s++) {
+            const int64_t r = order[s];
+            const double loss = FN(af_sgd_sample)(net, params, X + r * n_x, Y + r * n_y, lr, mu,
+                                                  scratch, n_params, sum_width, max_width);
+            if (!isfinite(loss)) {
+                *loss_sum = total;
+                *n_done = s;
+                return AF_E_NONFINITE;
+            }
+            total += loss;
+        }
+    } else {
+        for (int64_t start = 0; start < n_order; start += batch_size) {
+            const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
+            memset(grad, 0, (size_t)n_params * sizeof(TYPE));
+            for (int64_t s = start; s < stop; s++) {
+                const int64_t r = order[s];
+                const double loss =
+                    FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y, grad, scratch,
+                                             n_params, sum_width, max_width);
+                if (!isfinite(loss)) {
+                    *loss_sum = total;
+                    *n_done = s;
+                    return AF_E_NONFINITE;
+                }
+                total += loss;
+            }
+            FN(af_apply_step)(net, opt, params, opt_state, grad, stop - start, n_params);
+        }
+    }
+    *loss_sum = total;
+    *n_done = n_order;
+    return AF_OK;
+}
+
+int FN(af_gradient)(const af_net *net, const TYPE *params, const TYPE *X, const TYPE *Y,
+                    int64_t n, TYPE *grad, TYPE *scratch, double *loss_sum)
+{
+    const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
+    const int64_t n_params = af_n_params(net);
+    const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    double total = 0;
+    memset(grad, 0, (size_t)n_params * sizeof(TYPE));
+    for (int64_t s = 0; s < n; s++)
+        total += FN(af_accumulate_sample)(net, params, X + s * n_x, Y + s * n_y, grad, scratch,
+                                          n_params, sum_width, max_width);
+    *loss_sum = total;
+    return isfinite(total) ? AF_OK : AF_E_NONFINITE;
+}

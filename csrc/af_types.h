@@ -1,0 +1,20 @@
+/* annfast: per-TYPE names for the templates.  Include once per TYPE, with
+ * AF_FLOAT32 or AF_FLOAT64 defined; the template undefines what this defines. */
+#if defined(AF_FLOAT32)
+#define TYPE float
+#define SUFFIX _f32
+#define AF_EXP expf
+#define AF_TANH tanhf
+#define AF_SQRT sqrtf
+#define AF_TYPE_EPS FLT_EPSILON
+#elif defined(AF_FLOAT64)
+#define TYPE double
+#define SUFFIX _f64
+#define AF_EXP exp
+#define AF_TANH tanh
+#define AF_SQRT sqrt
+#define AF_TYPE_EPS DBL_EPSILON
+#else
+#error "define AF_FLOAT32 or AF_FLOAT64 before including af_types.h"
+#endif
+#define FN(name) AF_CAT(name, SUFFIX)
