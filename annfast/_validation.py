@@ -56,13 +56,15 @@ def check_layers(layers, argument="layers"):
 
 
 def check_bool(value, argument):
-    """Return value if it is a bool (numpy bools included), else raise TypeError.
+    """Return value as a bool: True/False (numpy bools included) or the integers 0/1.
 
-    Strings such as ``"no"`` are truthy, so accepting any object would silently
-    turn an option on."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{argument} must be True or False, got {value!r}")
-    return bool(value)
+    Anything else is a TypeError: strings such as ``"no"`` are truthy, so
+    accepting any object would silently turn an option on."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{argument} must be True or False, got {value!r}")
 
 
 def check_choice(value, argument, choices):
