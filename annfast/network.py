@@ -179,7 +179,9 @@ class NeuralNet:
         try:
             X = np.array(xs)  # one stacked copy: (n, d) or (n, d, 1)
         except ValueError:
-            raise ValueError(f"{argument}: the inputs x do not all have the same length") from None
+            X = None
+        if X is None or X.dtype == object:
+            X = _stack_vectors(xs, f"{argument}: the inputs x")
         if X.ndim == 3 and X.shape[2] == 1:
             X = X[:, :, 0]
         if X.ndim != 2:
@@ -440,6 +442,25 @@ class NeuralNet:
         return (f"NeuralNet({self.layers}, learning_rate={self.learning_rate}, "
                 f"reg_lambda={self.reg_lambda}, activation={self.activation!r}, "
                 f"output={self.output!r}, dtype={np.dtype(self.dtype).name})")
+
+
+def _stack_vectors(xs, what):
+    """Stack vectors given in mixed forms, (d,) and (d, 1), into (n, d); the slow
+    path, taken only when the plain np.array(xs) fails."""
+    rows = []
+    for i, x in enumerate(xs):
+        try:
+            x = np.asarray(x)
+        except ValueError as exc:
+            raise ValueError(f"{what}[{i}] could not be read as a vector: {exc}") from None
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1 or (rows and x.shape != rows[0].shape):
+            first = f" (the first has shape {rows[0].shape})" if rows else ""
+            raise ValueError(f"{what} do not all have the same length: item {i} has shape "
+                             f"{x.shape}{first}")
+        rows.append(x)
+    return np.array(rows)
 
 
 def _decide(out, output):
