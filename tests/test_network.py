@@ -229,7 +229,11 @@ def test_pickled_net_continues_training_identically(small, tmp_path):
 
 # -- MNIST end to end -----------------------------------------------------------------
 
-ACCURACY_MARGIN = 2.0  # points below the reference that are tolerated
+# Points below the reference that are tolerated.  Rounding alone (BLAS vs the C
+# loop) moves the 5-epoch test accuracy by up to 1.6 points either way across
+# seeds 0, 1, 2, 2024 on this split, so 2 points would leave no headroom on a
+# machine whose libm/BLAS rounds differently.
+ACCURACY_MARGIN = 3.0
 ACCURACY_FLOOR = 80.0  # percent; the issue reports 84-91% depending on the seed
 
 
