@@ -103,8 +103,10 @@ class NeuralNet:
                              self.leaky_slope)
 
     def _set_params(self, params):
-        self._params = params
-        self.weights, self.biases = _params.views(params, self.layers)
+        # Views first, then three plain assignments: a Ctrl-C arriving here can
+        # only fall between them, never inside the computation.
+        weights, biases = _params.views(params, self.layers)
+        self._params, self.weights, self.biases = params, weights, biases
 
     def _pack(self):
         """A fresh copy of the parameters, taken from the public lists.
