@@ -39,7 +39,7 @@ def test_loss_table_matches_compiled_codes_and_reference():
     assert set(LOSSES) == set(reference.LOSSES)
     assert sorted(LOSSES.values()) == list(range(len(reference.LOSSES)))
     # NeuralNet pairs each output with the loss whose delta is a - y.
-    assert OUTPUT_LOSS == {out: loss for loss, out in reference.MATCHED_OUTPUT.items()}
+    assert {out: loss for loss, out in reference.MATCHED_OUTPUT.items()} == OUTPUT_LOSS
 
 
 def test_aliases_resolve_to_known_activations():
