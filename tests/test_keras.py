@@ -614,3 +614,64 @@ def test_optimizer_instance_is_bound_to_one_model(seeded):
     b.compile(loss="mse", optimizer=opt)
     with pytest.raises(ValueError, match="state of another model"):
         b.fit(np.ones((4, 3)), np.ones((4, 4)), verbose=0)
+
+
+# -- activations, dtypes, threads -----------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", [None, "linear", "relu", "leaky_relu", "sigmoid", "tanh",
+                                        "softmax"])
+def test_predict_matches_numpy_forward(seeded, activation):
+    model = keras.Sequential([layers.Dense(4, input_dim=3, activation=activation,
+                                           bias_initializer="ones", dtype="float64")])
+    X = seeded.normal(size=(7, 3))
+    kernel, bias = model.get_weights()
+    z = X @ kernel + bias
+    expected = {
+        None: z, "linear": z, "relu": np.maximum(z, 0), "leaky_relu": np.where(z < 0, 0.2 * z, z),
+        "sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z),
+        "softmax": np.exp(z) / np.exp(z).sum(axis=1, keepdims=True),
+    }[activation]
+    np.testing.assert_allclose(model.predict(X, verbose=0), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_float32_follows_float64(seeded):
+    X, labels = three_class_data(seeded, 64)
+    models = {}
+    for dtype in ("float32", "float64"):
+        model = keras.Sequential([keras.Input(shape=(2,), dtype=dtype),
+                                  layers.Dense(6, activation="tanh"),
+                                  layers.Dense(3, activation="softmax")])
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+        models[dtype] = model
+    models["float32"].set_weights(models["float64"].get_weights())
+    for model in models.values():
+        model.fit(X, labels, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert all(w.dtype == np.float32 for w in models["float32"].get_weights())
+    for a, b in zip(models["float32"].get_weights(), models["float64"].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)
+
+
+def test_models_train_in_threads_as_serially(seeded):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = separable_data(seeded, 300)
+
+    def train(seed):
+        keras.utils.set_random_seed(seed)
+        model = tutorial_fc(2)
+        start = model.get_weights()
+        return model, start
+
+    pairs = [train(s) for s in range(4)]
+    serial = []
+    for _, start in pairs:
+        model = tutorial_fc(2)
+        model.set_weights(start)
+        model.fit(X, y, epochs=2, shuffle=False, verbose=0)
+        serial.append(model.get_weights())
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda p: p[0].fit(X, y, epochs=2, shuffle=False, verbose=0), pairs))
+    for (model, _), expected in zip(pairs, serial):
+        for a, b in zip(model.get_weights(), expected):
+            np.testing.assert_array_equal(a, b)

@@ -304,8 +304,11 @@ class Sequential:
         _kernels.forward(self._arch(), self._params, X, out)
         return out
 
-    def _logs(self, out, Y, y_raw, metric_fns, prefix=""):
-        logs = {f"{prefix}loss": float(np.mean(self._loss.per_sample(Y, out)))}
+    def _logs(self, out, Y, y_raw, metric_fns, prefix="", loss=None):
+        """Loss (computed from ``out`` unless given) and metrics, keyed as Keras reports."""
+        if loss is None:
+            loss = float(np.mean(self._loss.per_sample(Y, out)))
+        logs = {f"{prefix}loss": loss}
         for name, fn in metric_fns.items():
             logs[f"{prefix}{name}"] = fn(y_raw, out)
         return logs
@@ -413,10 +416,11 @@ class Sequential:
                     break
                 self._params, self.optimizer._state = work, work_state
                 self.optimizer.iterations += steps
+                # The loss is the kernel's running mean over the epoch, as Keras reports
+                # it; the metrics use the end-of-epoch weights (see the module notes).
                 logs = {"loss": loss_sum / n}
                 if train_metrics:
-                    logs.update(self._logs(self._forward(X), Y, y_raw, train_metrics))
-                    logs["loss"] = loss_sum / n  # the kernel's running mean, as Keras reports
+                    logs = self._logs(self._forward(X), Y, y_raw, train_metrics, loss=loss_sum / n)
                 if val is not None:
                     logs.update(self._logs(self._forward(val[0]), val[1], val[2], val_metrics,
                                            prefix="val_"))
