@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from conftest import flatten
 
-from annfast import NeuralNet, _params, reference
-from annfast import keras
+from annfast import NeuralNet, _params, keras, reference
 from annfast.keras import layers, optimizers
 
 # -- data the tests make --------------------------------------------------------------
@@ -292,15 +291,15 @@ def test_per_sample_sgd_matches_neuralnet(seeded):
     model.compile(loss="binary_crossentropy", optimizer=optimizers.SGD(learning_rate=0.3))
     net = NeuralNet([2, 10, 1], 0.3, 0.0, activation="sigmoid", output="sigmoid", seed=0)
     weights, biases = _to_reference(model)
-    for l in range(2):
-        net.weights[l][...] = weights[l]
-        net.biases[l][...] = biases[l].reshape(-1, 1)
+    for i in range(2):
+        net.weights[i][...] = weights[i]
+        net.biases[i][...] = biases[i].reshape(-1, 1)
     history = model.fit(X, y, batch_size=1, epochs=2, shuffle=False, verbose=0)
     net.fit(X, y.reshape(-1, 1), epochs=2, shuffle=False)
     got_w, got_b = _to_reference(model)
-    for l in range(2):
-        np.testing.assert_allclose(got_w[l], net.weights[l], rtol=0, atol=1e-10)
-        np.testing.assert_allclose(got_b[l], net.biases[l][:, 0], rtol=0, atol=1e-10)
+    for i in range(2):
+        np.testing.assert_allclose(got_w[i], net.weights[i], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got_b[i], net.biases[i][:, 0], rtol=0, atol=1e-10)
     np.testing.assert_allclose(history.history["loss"], net.history_["loss"], rtol=1e-12)
 
 
@@ -318,9 +317,9 @@ def test_mse_gradient_is_keras_gradient(seeded):
     mean_loss = reference.sgd_epoch(weights, biases, ["tanh", "identity"], "mse", X, Y,
                                     np.arange(40), 0.05, loss_scale=2 / 2)
     got_w, got_b = _to_reference(model)
-    for l in range(2):
-        np.testing.assert_allclose(got_w[l], weights[l], rtol=0, atol=1e-10)
-        np.testing.assert_allclose(got_b[l], biases[l], rtol=0, atol=1e-10)
+    for i in range(2):
+        np.testing.assert_allclose(got_w[i], weights[i], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got_b[i], biases[i], rtol=0, atol=1e-10)
     assert history.history["loss"][0] == pytest.approx(mean_loss, rel=1e-12)
 
 

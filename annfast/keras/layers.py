@@ -11,8 +11,8 @@ import numbers
 
 import numpy as np
 
-from annfast.keras import _naming
 from annfast._validation import check_dtype
+from annfast.keras import _naming
 
 __all__ = ["Dense", "Input", "InputLayer"]
 
