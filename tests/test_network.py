@@ -154,6 +154,19 @@ def test_training_matches_reference(activation, output, layers, dtype, rng):
                                rtol=0, atol=bound)
 
 
+# Standard deviation of the first layer of [784, 32, 10] under each scheme.
+INIT_STD = {"normal": 0.1, "xavier": np.sqrt(2 / (784 + 32)), "he": np.sqrt(2 / 784)}
+
+
+@pytest.mark.parametrize("init", sorted(INIT_STD))
+def test_initial_weights_follow_the_scheme(init):
+    w = NeuralNet([784, 32, 10], init=init, seed=0).weights[0]
+    expected = INIT_STD[init]
+    # 25,088 draws: the sample std is within 3% of the target with room to spare.
+    assert abs(w.std() - expected) < 0.03 * expected
+    assert abs(w.mean()) < 0.03 * expected
+
+
 def test_binary_sigmoid_output_with_int_labels(rng):
     X = rng.normal(size=(60, 2))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
@@ -182,13 +195,16 @@ def test_weights_are_views_with_tutorial_shapes(dtype):
     assert not any(b.any() for b in net.biases)  # zero biases, as the tutorial
 
 
-@pytest.mark.parametrize("edit", ["assign", "in_place", "bias_in_place"])
+@pytest.mark.parametrize("edit", ["assign", "assign_list", "in_place", "bias_in_place"])
 def test_edited_weights_take_effect(edit, rng):
     X = rng.normal(size=(30, 4))
     y = rng.integers(0, 3, size=30)
     net = NeuralNet([4, 6, 3], seed=2)
     if edit == "assign":
         net.weights[0] = rng.normal(size=(6, 4)).astype(np.float32)  # any real dtype
+    elif edit == "assign_list":
+        net.weights = [w * 1.5 for w in net.weights]
+        net.biases = [b + 0.1 for b in net.biases]
     elif edit == "in_place":
         net.weights[1][...] *= -2.0
     else:
