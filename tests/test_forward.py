@@ -10,6 +10,8 @@ from conftest import (
     random_params,
     ref_layers,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annfast import _kernels, reference
 from annfast.activations import ACTIVATIONS, LOSSES
@@ -129,3 +131,17 @@ def test_arch_reports_its_layout():
     assert list(arch.sizes) == [784, 32, 10]
     assert list(arch.acts) == [ACTIVATIONS["relu"], ACTIVATIONS["softmax"]]
     assert arch.loss == LOSSES["ce"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(sizes=st.lists(st.integers(1, 12), min_size=2, max_size=5),
+       hidden=st.sampled_from(HIDDEN_ACTIVATIONS), out_act=st.sampled_from(OUTPUTS),
+       n=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
+def test_forward_matches_reference_on_random_shapes(sizes, hidden, out_act, n, seed):
+    rng = np.random.default_rng(seed)
+    arch, acts = make_arch(sizes, hidden, out_act, "mse")
+    params = random_params(sizes, np.float64, rng, scale=2.0)
+    X = rng.normal(0.0, 2.0, size=(n, sizes[0]))
+    weights, biases = ref_layers(params, sizes)
+    assert_matches(kernel_forward(arch, params, X),
+                   reference.predict(weights, biases, acts, X), np.float64, str(sizes))
