@@ -515,6 +515,23 @@ def test_unknown_strings_name_the_supported_ones():
     assert not model.compiled
 
 
+def test_unsupported_keras_arguments_are_named():
+    with pytest.raises(TypeError, match="Dense does not support kernel_regularizer; the "
+                                        "supported arguments are: units"):
+        layers.Dense(2, kernel_regularizer="l2")
+    model = keras.Sequential([layers.Dense(1, input_dim=2)])
+    with pytest.raises(TypeError, match="compile does not support loss_weights"):
+        model.compile(loss="mse", loss_weights=[1.0])
+    model.compile(loss="mse")
+    X, y = np.ones((4, 2)), np.ones(4)
+    with pytest.raises(TypeError, match="fit does not support callbacks, sample_weight"):
+        model.fit(X, y, callbacks=[], sample_weight=np.ones(4))
+    with pytest.raises(TypeError, match="evaluate does not support sample_weight"):
+        model.evaluate(X, y, sample_weight=np.ones(4))
+    with pytest.raises(TypeError, match="predict does not support steps"):
+        model.predict(X, steps=1)
+
+
 # -- bad input fails before anything changes ------------------------------------------
 
 

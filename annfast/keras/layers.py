@@ -33,6 +33,8 @@ LEAKY_SLOPE = 0.2
 INITIALIZERS = ("glorot_uniform", "he_uniform", "lecun_uniform", "zeros", "ones")
 
 SUPPORTED_LAYERS = "Dense and Input/InputLayer"
+DENSE_ARGUMENTS = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+                   "input_dim", "input_shape", "dtype", "name")
 
 
 def resolve_activation(activation):
@@ -90,6 +92,14 @@ def _check_shape(shape, argument):
                          "are chains of Dense layers on 1-D samples, so the shape must be "
                          "(n_features,)")
     return _check_dim(shape[0], f"{argument}[0]")
+
+
+def reject_unsupported(where, kwargs, supported):
+    """Raise a TypeError naming Keras arguments this front end does not implement."""
+    if kwargs:
+        names = ", ".join(sorted(kwargs))
+        raise TypeError(f"{where} does not support {names}; the supported arguments are: "
+                        f"{', '.join(supported)}")
 
 
 def _check_name(name, prefix):
@@ -180,7 +190,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", *, input_dim=None, input_shape=None, dtype=None,
-                 name=None):
+                 name=None, **kwargs):
+        reject_unsupported("Dense", kwargs, DENSE_ARGUMENTS)
         self.units = _check_dim(units, "units")
         self.activation = activation
         self._act = resolve_activation(activation)

@@ -33,13 +33,22 @@ from annfast.keras import losses as losses_module
 from annfast.keras import metrics as metrics_module
 from annfast.keras import optimizers as optimizers_module
 from annfast.keras.callbacks import History
-from annfast.keras.layers import LEAKY_SLOPE, SUPPORTED_LAYERS, Dense, InputLayer, draw
+from annfast.keras.layers import (
+    LEAKY_SLOPE,
+    SUPPORTED_LAYERS,
+    Dense,
+    InputLayer,
+    draw,
+    reject_unsupported,
+)
 
 __all__ = ["Sequential", "load_model"]
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"  # Keras' floatx
 FILE_KIND = "keras.Sequential"
+FIT_ARGUMENTS = ("x", "y", "batch_size", "epochs", "verbose", "validation_split",
+                 "validation_data", "shuffle", "initial_epoch")
 PROGRESS_UPDATES = 50  # kernel calls per epoch when a live progress bar is drawn
 
 
@@ -249,7 +258,7 @@ class Sequential:
 
     # -- compile -----------------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
         """Choose the optimizer, the loss and the metrics.
 
         Parameters
@@ -264,6 +273,7 @@ class Sequential:
             'acc'/'accuracy' (binary, categorical or sparse chosen from the
             shapes, reported under the name given), 'mse', 'mae', ...
         """
+        reject_unsupported("compile", kwargs, ("optimizer", "loss", "metrics"))
         opt = optimizers_module.get(optimizer)
         loss_obj = None if loss is None else losses_module.get(loss)
         names = metrics_module.check_names(metrics)
@@ -320,7 +330,8 @@ class Sequential:
     # -- training ----------------------------------------------------------------------
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            **kwargs):
         """Train the model; return a ``History``.
 
         Parameters
@@ -351,6 +362,7 @@ class Sequential:
             validation data.  Training metrics use the end-of-epoch weights on
             the training data; 'loss' is the running mean of the epoch, as Keras.
         """
+        reject_unsupported("fit", kwargs, FIT_ARGUMENTS)
         self._require_loss("fit")
         self._require_layers("fit")
         verbose = _check_verbose(verbose)
@@ -476,7 +488,8 @@ class Sequential:
                 self._input_dim = X.shape[1]
             self._build()
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
+                 **kwargs):
         """Loss and metrics on (x, y) with the current weights.
 
         Returns
@@ -485,6 +498,8 @@ class Sequential:
             The loss alone without metrics; ``[loss, metric, ...]`` in the order
             of ``metrics_names`` otherwise; a dict if ``return_dict=True``.
         """
+        reject_unsupported("evaluate", kwargs,
+                           ("x", "y", "batch_size", "verbose", "return_dict"))
         self._require_loss("evaluate")
         self._require_layers("evaluate")
         verbose = _check_verbose(verbose)
@@ -499,8 +514,9 @@ class Sequential:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
         """Model outputs for each row of x: ndarray of shape (n_samples, n_outputs)."""
+        reject_unsupported("predict", kwargs, ("x", "batch_size", "verbose"))
         self._require_layers("predict")
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
