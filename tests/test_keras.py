@@ -492,6 +492,8 @@ def test_unsupported_layers_raise_clear_errors():
         model.add(object())
     with pytest.raises(AttributeError, match="only Dense and Input"):
         keras.layers.Conv2D  # noqa: B018
+    with pytest.raises(AttributeError, match="only SGD .* RMSprop and Adam"):
+        keras.optimizers.Adagrad  # noqa: B018
     with pytest.raises(ValueError, match=r"shape must be \(n_features,\)"):
         keras.Input(shape=(28, 28))
     with pytest.raises(ValueError, match="activation='swish' is not supported"):

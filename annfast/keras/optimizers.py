@@ -189,3 +189,15 @@ def from_config(class_name, config):
     if class_name not in classes:
         raise ValueError(f"unknown optimizer class {class_name!r}")
     return classes[class_name](**config)
+
+
+_KERAS_OPTIMIZERS = {"Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "AdamW", "Lion",
+                     "Adafactor", "LossScaleOptimizer"}
+
+
+def __getattr__(name):
+    # A clear message instead of a bare AttributeError for Keras optimizers we do not have.
+    if name in _KERAS_OPTIMIZERS:
+        raise AttributeError(f"annfast.keras.optimizers has no {name}: only SGD (with momentum "
+                             "or Nesterov), RMSprop and Adam are supported")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
