@@ -472,6 +472,24 @@ def test_save_load_round_trip_resumes_training(seeded, tmp_path):
         uncompiled.fit(X, y, verbose=0)
 
 
+def test_pickle_and_deepcopy_round_trip(seeded):
+    import copy
+    import pickle
+
+    X, y = separable_data(seeded, 80)
+    model = tutorial_fc(2)
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["acc"])
+    model.fit(X, y, epochs=1, verbose=0)
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        np.testing.assert_array_equal(clone.predict(X, verbose=0), model.predict(X, verbose=0))
+        assert clone.layers[0]._model is clone
+        before = model.get_weights()
+        clone.fit(X, y, epochs=1, verbose=0)
+        for a, b in zip(model.get_weights(), before):
+            np.testing.assert_array_equal(a, b)  # the original is untouched
+        assert clone.optimizer.iterations == 6 and model.optimizer.iterations == 3
+
+
 def test_load_rejects_other_files(tmp_path):
     path = tmp_path / "net.npz"
     NeuralNet([2, 3, 1], output="sigmoid", seed=0).save(path)

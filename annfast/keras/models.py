@@ -621,6 +621,15 @@ class Sequential:
             buffer = np.concatenate([self._params, self.optimizer._state])
         _io.save_model(filepath, FILE_KIND, self._config(), buffer)
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]  # locks cannot be pickled; a copy gets its own
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"
 
