@@ -438,8 +438,12 @@ def test_summary_of_unbuilt_model_raises():
     model = keras.Sequential([layers.Dense(3)])
     with pytest.raises(ValueError, match="not yet been built"):
         model.summary()
-    assert model.get_weights() == []
+    assert model.get_weights() == [] and model.layers[0].get_weights() == []
+    with pytest.raises(ValueError, match="not built yet"):
+        model.layers[0].set_weights([np.ones((7, 3)), np.ones(3)])
     model.build((None, 7))
+    model.layers[0].set_weights([np.ones((7, 3)), np.arange(3.0)])
+    np.testing.assert_array_equal(model.get_weights()[1], [0, 1, 2])
     assert model.count_params() == 24
 
 

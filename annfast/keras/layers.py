@@ -225,8 +225,11 @@ class Dense(Layer):
         return n_in * self.units + (self.units if self.use_bias else 0)
 
     def get_weights(self):
-        """Return ``[kernel (n_in, units), bias (units,)]`` (copies); no bias if use_bias=False."""
-        return self._owner("get_weights")._layer_weights(self._index)
+        """Return ``[kernel (n_in, units), bias (units,)]`` (copies); no bias if use_bias=False.
+        An unbuilt layer has no weights yet: ``[]``, as in Keras."""
+        if self._model is None or not self._model.built:
+            return []
+        return self._model._layer_weights(self._index)
 
     def set_weights(self, weights):
         """Set ``[kernel (n_in, units), bias (units,)]`` (the layout of ``get_weights``)."""
