@@ -52,6 +52,19 @@ def test_grid_search_in_two_processes_matches_serial(problem):
     assert_array_equal(parallel.predict_proba(X), serial.predict_proba(X))
 
 
+def test_grid_search_with_threads_matches_serial(problem):
+    # The kernels release the GIL while training, so joblib's threading backend
+    # runs fits side by side; each fit owns its buffers, so results cannot mix.
+    X, y = problem
+    serial = fit_quietly(search(MLPClassifier, n_jobs=1), X, y)
+    with joblib.parallel_backend("threading", n_jobs=2):
+        threaded = fit_quietly(search(MLPClassifier, n_jobs=2), X, y)
+    assert_array_equal(threaded.cv_results_["mean_test_score"],
+                       serial.cv_results_["mean_test_score"])
+    for a, b in zip(threaded.best_estimator_.coefs_, serial.best_estimator_.coefs_):
+        assert_array_equal(a, b)
+
+
 @pytest.mark.skipif(not HAS_DISTRIBUTED,
                     reason="needs the 'distributed' extra: pip install 'annfast[distributed]'")
 def test_grid_search_on_a_dask_cluster_matches_serial(problem):
