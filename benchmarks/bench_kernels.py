@@ -1,0 +1,57 @@
+"""Micro-benchmarks of each compiled kernel for small, medium and large layers.
+
+Each benchmark times one call of one kernel on ``BATCH`` rows (see conftest):
+forward, activation + its derivative (the ``py_`` test helpers, one vector),
+backprop (``gradient``: forward, backward and the summed gradient) and the
+per-sample update (``train`` with batch_size=1: forward, backward and the fused
+SGD + L2 step for each row).  Grouped by kernel so that ``--benchmark-compare``
+lines up the same kernel across runs.
+"""
+
+import numpy as np
+import pytest
+
+from annfast import _kernels
+from annfast.activations import ACTIVATIONS
+from benchmarks.conftest import BATCH
+
+pytestmark = pytest.mark.benchmark(max_time=0.5)
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward(benchmark, one_layer):
+    d = one_layer
+    benchmark(_kernels.forward, d["arch"], d["params"], d["X"], d["out"])
+    assert np.isfinite(d["out"]).all()
+
+
+@pytest.mark.benchmark(group="activation+derivative")
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "softmax"])
+def test_activation_and_derivative(benchmark, act, layer, dtype):
+    n = layer[1]
+    z = np.random.default_rng(0).normal(size=n).astype(dtype)
+    g = np.ones(n, dtype=dtype)
+    code = ACTIVATIONS[act]
+
+    def both():
+        a = _kernels.py_activate(code, z)
+        return _kernels.py_act_backward(code, a, g)
+
+    d = benchmark(both)
+    assert d.shape == (n,)
+
+
+@pytest.mark.benchmark(group="backprop (gradient)")
+def test_backprop(benchmark, one_layer):
+    d = one_layer
+    grad, loss = benchmark(_kernels.gradient, d["arch"], d["params"], d["X"], d["Y"])
+    assert grad.shape == d["params"].shape and np.isfinite(loss)
+
+
+@pytest.mark.benchmark(group="update (train, batch_size=1)")
+def test_update(benchmark, one_layer):
+    d = one_layer
+    # A tiny step keeps the weights bounded however many rounds the calibration runs.
+    status, loss, done, _ = benchmark(_kernels.train, d["arch"], d["params"], d["state"],
+                                      d["X"], d["Y"], d["order"], 1, "sgd", 1e-6, 1e-4)
+    assert status == _kernels.OK and done == BATCH
