@@ -408,3 +408,22 @@ def test_n_iter_no_change_inf_runs_all_epochs(data):
     est = quiet_fit(MLPRegressor(hidden_layer_sizes=(3,), max_iter=7, tol=100.0,
                                  n_iter_no_change=np.inf), X, Y)
     assert est.n_iter_ == 7
+
+
+def test_verbose_prints_each_epoch(data, capsys):
+    X, Y = data
+    quiet_fit(MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, verbose=True,
+                           early_stopping=True, validation_fraction=0.25), X, Y)
+    out = capsys.readouterr().out
+    assert "Iteration 1, loss = " in out and "Iteration 2, loss = " in out
+    assert out.count("Validation score:") == 2
+
+
+def test_sparse_input_is_densified(data):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, Y = data
+    X = np.where(np.abs(X) > 0.5, X, 0.0)
+    settings = {"hidden_layer_sizes": (4,), "random_state": 0, "max_iter": 3}
+    dense = quiet_fit(MLPRegressor(**settings), X, Y)
+    csr = quiet_fit(MLPRegressor(**settings), sparse.csr_matrix(X), Y)
+    assert_array_equal(csr.predict(sparse.csc_matrix(X)), dense.predict(X))
