@@ -6,6 +6,8 @@ and that the model is bitwise unchanged afterwards: the flat parameter buffer,
 every ``weights``/``biases`` array, the random generator and the history.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -287,3 +289,199 @@ def test_user_edited_weights_of_wrong_shape_are_refused_before_training(models):
     with pytest.raises(ValueError, match="NaN or infinity"):
         net.predict(X)
     assert net._params.tobytes() == before
+
+
+# -- the scikit-learn and Keras-style front ends ------------------------------------------
+# Same contract: type, message fragment, and the fitted state bitwise unchanged.
+# Hyper-parameters are set on the *fitted* estimator (set_params changes only
+# them), so the rows check that fit validates them before touching coefs_ & co.
+
+XF = np.random.default_rng(1).normal(size=(20, 3))
+YC = np.arange(20) % 2
+YR = XF.sum(axis=1)
+
+
+def fitted_classifier():
+    from annfast.sklearn import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 5 epochs
+        return MLPClassifier((4,), max_iter=5, random_state=0).fit(XF, YC)
+
+
+def fitted_regressor():
+    from annfast.sklearn import MLPRegressor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 5 epochs
+        return MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(XF, YR)
+
+
+def unfitted_classifier():
+    from annfast.sklearn import MLPClassifier
+
+    return MLPClassifier((4,))
+
+
+def fitted_keras():
+    from annfast import keras
+
+    model = keras.Sequential()
+    model.add(keras.layers.Dense(4, input_dim=3, activation="relu"))
+    model.add(keras.layers.Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["acc"])
+    model.fit(XF, YC, epochs=1, verbose=0)
+    return model
+
+
+def uncompiled_keras():
+    from annfast import keras
+
+    model = keras.Sequential()
+    model.add(keras.layers.Dense(2, input_dim=3))
+    return model
+
+
+def keras_layer(*args, **kwargs):
+    from annfast import keras
+
+    return keras.layers.Dense(*args, **kwargs)
+
+
+NAN_X = np.where(XF > 1, np.nan, XF)
+
+FRONT_END_CASES = [
+    # -- annfast.sklearn.MLPClassifier ----------------------------------------------------
+    ("clf-fit-nan", fitted_classifier, lambda m: m.fit(NAN_X, YC), ValueError,
+     "Input X contains NaN"),
+    ("clf-fit-X-1d", fitted_classifier, lambda m: m.fit(XF[:, 0], YC), ValueError,
+     "Expected 2D array"),
+    ("clf-fit-y-short", fitted_classifier, lambda m: m.fit(XF, YC[:5]), ValueError,
+     "inconsistent numbers of samples"),
+    ("clf-fit-empty", fitted_classifier, lambda m: m.fit(XF[:0], YC[:0]), ValueError,
+     "0 sample(s)"),
+    ("clf-fit-continuous-y", fitted_classifier, lambda m: m.fit(XF, YR), ValueError,
+     "Unknown label type"),
+    ("clf-fit-complex", fitted_classifier, lambda m: m.fit(XF + 1j, YC), ValueError,
+     "Complex data not supported"),
+    ("clf-partial-fit-new-class", fitted_classifier, lambda m: m.partial_fit(XF, YC + 5),
+     ValueError, "did not declare"),
+    ("clf-activation", fitted_classifier,
+     lambda m: m.set_params(activation="swish").fit(XF, YC), ValueError,
+     "activation='swish' is not supported"),
+    ("clf-solver", fitted_classifier, lambda m: m.set_params(solver="lbfgs").fit(XF, YC),
+     ValueError, "solver='lbfgs' is not supported"),
+    ("clf-alpha", fitted_classifier, lambda m: m.set_params(alpha=-1.0).fit(XF, YC),
+     ValueError, "alpha must be >= 0"),
+    ("clf-hidden", fitted_classifier,
+     lambda m: m.set_params(hidden_layer_sizes=(0,)).fit(XF, YC), ValueError,
+     "hidden_layer_sizes[0] must be >= 1"),
+    ("clf-max-iter", fitted_classifier, lambda m: m.set_params(max_iter=0).fit(XF, YC),
+     ValueError, "max_iter must be >= 1"),
+    ("clf-predict-features", fitted_classifier, lambda m: m.predict(XF[:, :2]), ValueError,
+     "X has 2 features, but MLPClassifier is expecting 3"),
+    ("clf-predict-proba-inf", fitted_classifier, lambda m: m.predict_proba(XF * np.inf),
+     ValueError, "infinity"),
+    ("clf-predict-unfitted", unfitted_classifier, lambda m: m.predict(XF), ValueError,
+     "is not fitted yet"),
+    # -- annfast.sklearn.MLPRegressor -----------------------------------------------------
+    ("reg-fit-y-nan", fitted_regressor, lambda m: m.fit(XF, YR * np.nan), ValueError,
+     "Input y contains NaN"),
+    ("reg-loss", fitted_regressor, lambda m: m.set_params(loss="huber").fit(XF, YR),
+     ValueError, "loss='huber' is not supported"),
+    ("reg-learning-rate-init", fitted_regressor,
+     lambda m: m.set_params(learning_rate_init=0.0).fit(XF, YR), ValueError,
+     "learning_rate_init must be > 0"),
+    ("reg-dtype", fitted_regressor, lambda m: m.set_params(dtype=np.int32).fit(XF, YR),
+     ValueError, "dtype must be float32 or float64"),
+    ("reg-batch-size", fitted_regressor, lambda m: m.set_params(batch_size=0).fit(XF, YR),
+     ValueError, "batch_size must be >= 1"),
+    ("reg-shuffle", fitted_regressor, lambda m: m.set_params(shuffle="yes").fit(XF, YR),
+     TypeError, "shuffle must be True or False"),
+    ("reg-warm-start-nan", fitted_regressor,
+     lambda m: m.set_params(warm_start=True).fit(NAN_X, YR), ValueError,
+     "Input X contains NaN"),
+    ("reg-partial-fit-features", fitted_regressor, lambda m: m.partial_fit(XF[:, :2], YR),
+     ValueError, "X has 2 features"),
+    ("reg-predict-features", fitted_regressor, lambda m: m.predict(XF[:, :1]), ValueError,
+     "X has 1 features, but MLPRegressor is expecting 3"),
+    # -- annfast.keras --------------------------------------------------------------------
+    ("keras-fit-nan", fitted_keras, lambda m: m.fit(NAN_X, YC, verbose=0), ValueError,
+     "x contains NaN"),
+    ("keras-fit-features", fitted_keras, lambda m: m.fit(XF[:, :2], YC, verbose=0),
+     ValueError, "x has 2 features per sample"),
+    ("keras-fit-y-short", fitted_keras, lambda m: m.fit(XF, YC[:3], verbose=0), ValueError,
+     "inconsistent numbers of samples"),
+    ("keras-fit-batch-size", fitted_keras, lambda m: m.fit(XF, YC, batch_size=0, verbose=0),
+     ValueError, "batch_size must be >= 1"),
+    ("keras-fit-epochs", fitted_keras, lambda m: m.fit(XF, YC, epochs=-1, verbose=0),
+     ValueError, "epochs must be >= 0"),
+    ("keras-fit-verbose", fitted_keras, lambda m: m.fit(XF, YC, verbose=5), ValueError,
+     "verbose must be 'auto', 0, 1 or 2"),
+    ("keras-fit-validation-split", fitted_keras,
+     lambda m: m.fit(XF, YC, validation_split=1.5, verbose=0), ValueError,
+     "validation_split must be < 1"),
+    ("keras-fit-unknown-kwarg", fitted_keras, lambda m: m.fit(XF, YC, foo=1, verbose=0),
+     TypeError, "fit does not support foo"),
+    ("keras-fit-y-str", fitted_keras, lambda m: m.fit(XF, YC.astype(str), verbose=0),
+     TypeError, "y must be numeric"),
+    ("keras-fit-complex", fitted_keras, lambda m: m.fit(XF + 1j, YC, verbose=0), TypeError,
+     "x must be real numbers"),
+    ("keras-fit-empty", fitted_keras, lambda m: m.fit(XF[:0], YC[:0], verbose=0), ValueError,
+     "x is empty"),
+    ("keras-fit-y-width", fitted_keras, lambda m: m.fit(XF, np.ones((20, 3)), verbose=0),
+     ValueError, "y has 3 values per sample"),
+    ("keras-fit-uncompiled", uncompiled_keras, lambda m: m.fit(XF, YC, verbose=0),
+     RuntimeError, "compile the model before calling fit()"),
+    ("keras-predict-features", fitted_keras, lambda m: m.predict(XF[:, :2], verbose=0),
+     ValueError, "x has 2 features per sample"),
+    ("keras-predict-nan", fitted_keras, lambda m: m.predict(NAN_X, verbose=0), ValueError,
+     "x contains NaN"),
+    ("keras-evaluate-y-short", fitted_keras, lambda m: m.evaluate(XF, YC[:4], verbose=0),
+     ValueError, "inconsistent numbers of samples"),
+    ("keras-set-weights-count", fitted_keras, lambda m: m.set_weights([np.ones((2, 2))]),
+     ValueError, "weights holds 1 arrays, but the model expects 4"),
+    ("keras-set-weights-nan", fitted_keras,
+     lambda m: m.set_weights([w * np.nan for w in m.get_weights()]), ValueError,
+     "contains NaN"),
+    ("keras-compile-loss", fitted_keras, lambda m: m.compile(loss="hinge", optimizer="sgd"),
+     ValueError, "loss='hinge' is not supported"),
+    ("keras-compile-optimizer", fitted_keras,
+     lambda m: m.compile(loss="mse", optimizer="lbfgs"), ValueError,
+     "optimizer='lbfgs' is not supported"),
+    ("keras-compile-metric", fitted_keras,
+     lambda m: m.compile(loss="mse", optimizer="sgd", metrics=["auc"]), ValueError,
+     "metric 'auc' is not supported"),
+    ("keras-dense-units", fitted_keras, lambda m: keras_layer(0), ValueError,
+     "expected a positive integer"),
+    ("keras-dense-activation", fitted_keras, lambda m: keras_layer(3, activation="swish"),
+     ValueError, "activation='swish' is not supported"),
+]
+
+
+def fitted_state(model):
+    """Bytes of everything a fit leaves behind (hyper-parameters excluded for sklearn)."""
+    import pickle
+
+    if hasattr(model, "get_params"):  # scikit-learn: fitted attributes end with '_'
+        state = {k: v for k, v in vars(model).items()
+                 if k.endswith("_") or k in ("_optimizer", "_no_improvement_count")}
+        return pickle.dumps(state)
+    return pickle.dumps(model)
+
+
+@pytest.mark.parametrize("name, make, call, exc, fragment", FRONT_END_CASES,
+                         ids=[c[0] for c in FRONT_END_CASES])
+def test_front_end_bad_call_raises_and_changes_nothing(name, make, call, exc, fragment):
+    pytest.importorskip("sklearn")
+    model = make()
+    before = fitted_state(model)
+    with pytest.raises(exc) as info:
+        call(model)
+    assert fragment in str(info.value), f"message {str(info.value)!r} lacks {fragment!r}"
+    assert fitted_state(model) == before
+
+
+def test_all_tables_together_exceed_150_distinct_calls():
+    ids = [c[0] for c in CASES] + [c[0] for c in FRONT_END_CASES]
+    assert len(ids) == len(set(ids)) >= 150
