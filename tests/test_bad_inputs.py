@@ -380,7 +380,7 @@ FRONT_END_CASES = [
      ValueError, "max_iter must be >= 1"),
     ("clf-predict-features", fitted_classifier, lambda m: m.predict(XF[:, :2]), ValueError,
      "X has 2 features, but MLPClassifier is expecting 3"),
-    ("clf-predict-proba-inf", fitted_classifier, lambda m: m.predict_proba(XF * np.inf),
+    ("clf-predict-proba-inf", fitted_classifier, lambda m: m.predict_proba(with_value(XF, (0, 0), np.inf)),
      ValueError, "infinity"),
     ("clf-predict-unfitted", unfitted_classifier, lambda m: m.predict(XF), ValueError,
      "is not fitted yet"),
