@@ -66,9 +66,9 @@ class Annfast(Contender):
                              activation=task.hidden, output=task.output, dtype=self.dtype,
                              seed=SEED)
         weights, biases = layer_arrays(task, params)
-        for l, (w, b) in enumerate(zip(weights, biases)):
-            self.net.weights[l][...] = w
-            self.net.biases[l][...] = b.reshape(-1, 1)
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            self.net.weights[i][...] = w
+            self.net.biases[i][...] = b.reshape(-1, 1)
         # Converted once, outside the timings, as a user holding float32 data would.
         self.X = np.ascontiguousarray(task.X, dtype=self.dtype)
         self.Y = np.ascontiguousarray(task.Y, dtype=self.dtype)

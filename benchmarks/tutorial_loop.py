@@ -79,11 +79,11 @@ class TutorialNet:
         delta = hidden_activations[-1] - y
         weight_gradients[-1] = np.dot(delta, hidden_activations[-2].T)
         bias_gradients[-1] = delta
-        for l in range(2, self.num_layers):
-            z = z_list[-l]
-            delta = np.dot(self.weights[-l + 1].T, delta) * (z > 0)
-            weight_gradients[-l] = np.dot(delta, hidden_activations[-l - 1].T)
-            bias_gradients[-l] = delta
+        for i in range(2, self.num_layers):
+            z = z_list[-i]
+            delta = np.dot(self.weights[-i + 1].T, delta) * (z > 0)
+            weight_gradients[-i] = np.dot(delta, hidden_activations[-i - 1].T)
+            bias_gradients[-i] = delta
         return weight_gradients, bias_gradients
 
     def update_params(self, weight_gradients, bias_gradients):

@@ -1,0 +1,185 @@
+"""The benchmark suite measures equal work: its baselines do annfast's math.
+
+These tests keep the comparison honest: the tutorial-style loop, scikit-learn
+and PyTorch, set up as the benchmark sets them up, must train exactly like the
+NumPy reference (same forward, same L2 decay, same step), so a speed-up can
+never come from one contender doing less.  They also check the report's
+arithmetic (paired ratios, exponents) and that rewriting RESULTS.md keeps the
+hand-written text.  Timings themselves are never asserted.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from annfast import reference
+from benchmarks import compare, report
+from benchmarks import contenders as C
+from benchmarks.stats import cost_exponent, fmt_rate, paired_ratios, spread
+from benchmarks.tutorial_loop import TutorialNet
+from benchmarks.workloads import Task, evaluate, one_hot
+
+
+def tiny_task(output="softmax", n=12, sizes=(6, 5, 4, 3), seed=0):
+    """A small classification (softmax) or regression (identity) task."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, sizes[0]))
+    if output == "softmax":
+        Y = one_hot(rng.integers(0, sizes[-1], n), sizes[-1])
+    else:
+        Y = rng.random((n, sizes[-1]))
+    return Task(name="tiny", title="tiny", sizes=tuple(sizes), hidden="relu", output=output,
+                lr=0.1, mu=0.01, X=X, Y=Y, X_eval=X[:5], Y_eval=Y[:5])
+
+
+def reference_epoch(task, order):
+    weights, biases = C.layer_arrays(task, C.initial_params(task))
+    acts = [task.hidden] * (len(task.sizes) - 2) + [task.output]
+    reference.sgd_epoch(weights, biases, acts, task.loss, task.X, task.Y, order, task.lr,
+                        task.mu)
+    return weights, biases, reference.predict(weights, biases, acts, task.X)
+
+
+@pytest.mark.parametrize("output", ["softmax", "identity"])
+def test_tutorial_loop_matches_reference(output):
+    task = tiny_task(output)
+    order = np.random.default_rng(1).permutation(task.n_train)
+    weights, biases, _ = reference_epoch(task, order)
+    tut = C.Tutorial(task, C.initial_params(task))
+    tut.train_epoch(order)
+    for i in range(len(weights)):
+        np.testing.assert_allclose(tut.net.weights[i], weights[i], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(tut.net.biases[i][:, 0], biases[i], rtol=0, atol=1e-12)
+
+
+def test_tutorial_feedforward_is_a_distribution():
+    task = tiny_task()
+    net = TutorialNet(*C.layer_arrays(task, C.initial_params(task)), 0.1, 0.0)
+    out = net.feedforward(task.X[0])
+    assert out.shape == (3, 1)
+    np.testing.assert_allclose(out.sum(), 1.0)
+
+
+@pytest.mark.parametrize("output", ["softmax", "identity"])
+def test_sklearn_settings_match_reference(output):
+    """MLP(solver='sgd', batch_size=1, momentum=0, alpha=mu) takes annfast's step."""
+    task = tiny_task(output)
+    contender = C.Sklearn(task, C.initial_params(task))
+    est = contender.est
+    contender.train_epoch(None)  # scikit-learn only builds its weights in a first call
+    weights, biases = C.layer_arrays(task, C.initial_params(task))
+    est.coefs_ = [w.T.copy() for w in weights]
+    est.intercepts_ = [b.copy() for b in biases]
+    est.shuffle = False  # so that it visits the samples in order, as the reference below
+    contender.train_epoch(None)
+    ref_w, ref_b, ref_out = reference_epoch(task, np.arange(task.n_train))
+    for i in range(len(ref_w)):
+        np.testing.assert_allclose(est.coefs_[i].T, ref_w[i], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(est.intercepts_[i], ref_b[i], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(contender.outputs(task.X), ref_out, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("output", ["softmax", "identity"])
+def test_torch_settings_match_reference(output):
+    pytest.importorskip("torch")
+    task = tiny_task(output)
+    order = np.random.default_rng(2).permutation(task.n_train)
+    _, _, ref_out = reference_epoch(task, order)
+    contender = C.TorchF64(task, C.initial_params(task))
+    contender.train_epoch(order)
+    np.testing.assert_allclose(contender.outputs(task.X), ref_out, rtol=0, atol=1e-10)
+
+
+def test_annfast_contender_trains_with_the_task_decay():
+    task = tiny_task()
+    contender = C.AnnfastF64(task, C.initial_params(task))
+    # NeuralNet decays by reg_lambda / n per sample: the contender makes that mu.
+    assert contender.net.reg_lambda / task.n_train == pytest.approx(task.mu)
+    np.testing.assert_array_equal(contender.net.weights[0],
+                                  C.layer_arrays(task, C.initial_params(task))[0][0])
+
+
+def test_numpy_matmul_forward_matches_reference():
+    task = tiny_task()
+    params = C.initial_params(task)
+    weights, biases = C.layer_arrays(task, params)
+    expected = reference.predict(weights, biases, ["relu", "relu", "softmax"], task.X)
+    for cls in (C.NumpyMatmulF64, C.NumpyMatmulF32):
+        out = cls(task, params).outputs(task.X.astype(cls.dtype))
+        np.testing.assert_allclose(out, expected, rtol=1e-5 if cls.dtype == np.float32 else 1e-12)
+
+
+def test_evaluate_formulas():
+    task = tiny_task()
+    perfect = task.Y * (1 - 1e-12) + 1e-13
+    loss, acc = evaluate(task, perfect, task.Y_eval)
+    assert loss < 1e-9 and acc == 1.0
+    uniform = np.full_like(task.Y, 1 / 3)
+    assert evaluate(task, uniform, task.Y_eval)[0] == pytest.approx(np.log(3))
+    reg = tiny_task("identity")
+    loss, acc = evaluate(reg, reg.Y + 0.5, None)
+    assert acc is None and loss == pytest.approx(0.5 * 3 * 0.25)
+
+
+def test_paired_ratios_and_spread():
+    assert paired_ratios([1.0, 2.0, 4.0], [3.0, 4.0, 4.0]) == [3.0, 2.0, 1.0]
+    assert spread([3.0, 1.0, 2.0]) == (2.0, 1.0, 3.0)
+    assert fmt_rate(123456.0) == "123,000"
+
+
+def test_cost_exponent_recovers_a_power_law():
+    n = np.array([1e3, 1e4, 1e5, 1e6])
+    assert cost_exponent(n, 3e-9 * n**1.0) == pytest.approx(1.0)
+    assert cost_exponent(n, 2e-7 * n**0.5) == pytest.approx(0.5)
+    assert np.isnan(cost_exponent([10], [1.0]))
+
+
+def test_run_training_interleaves_and_reports(monkeypatch):
+    task = tiny_task()
+    classes = [C.AnnfastF64, C.Reference, C.Tutorial]
+    calls = []
+    for cls in classes:
+        original = cls.train_epoch
+
+        def spy(self, order, original=original):
+            calls.append(self.key)
+            return original(self, order)
+
+        monkeypatch.setattr(cls, "train_epoch", spy)
+    w = compare.run_training(task, classes, repeats=2)
+    keys = [c.key for c in classes]
+    assert calls == keys * 3  # warm-up, then A B C A B C
+    assert w["epochs"] == 3 and list(w["results"]) == keys
+    for r in w["results"].values():
+        assert len(r["seconds"]) == 2 and all(s > 0 for s in r["seconds"])
+    # Fed the same orders, the reference and the tutorial loop end identical.
+    assert w["results"]["reference"]["loss"] == pytest.approx(w["results"]["tutorial"]["loss"],
+                                                              rel=1e-9)
+    json.dumps(w)  # everything is JSON-serialisable
+    table = report.workload_table(w)
+    assert "annfast float64 | " in table and "1.00x [1.00-1.00]" in table
+
+
+def test_targets_rows_report_shortfall():
+    results = {"annfast-f64": {"seconds": [1.0, 1.0]}, "tutorial": {"seconds": [6.0, 5.0]},
+               "annfast-f32": {"seconds": [0.5, 0.5]}}
+    doc = {"workloads": {"mnist-dense": {"results": results}}}
+    rows = {(r[0], r[1]): r for r in report.targets_rows(doc)}
+    f64 = rows[("[784, 32, 10] dense inputs, x tutorial-style loop", "float64")]
+    assert f64[3].startswith("5.50x") and "needs 2.18x more" in f64[4]
+    f32 = rows[("[784, 32, 10] dense inputs, x tutorial-style loop", "float32")]
+    assert f32[3].startswith("11.0x") and "missed" in f32[4]
+    torch_row = rows[("[784, 32, 10] dense inputs, x PyTorch per-sample", "float64")]
+    assert torch_row[3] == "not measured"
+
+
+def test_update_results_keeps_hand_written_text(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Title\n\nHand-written notes.\n")
+    report.update_results(path, "first table")
+    report.update_results(path, "second table")
+    text = path.read_text()
+    assert text.startswith("# Title\n\nHand-written notes.\n")
+    assert "second table" in text and "first table" not in text
+    assert text.count(report.BEGIN) == 1 and text.count(report.END) == 1
