@@ -8,6 +8,7 @@ first and checks it against the archive before reading any data; nothing is
 ever unpickled.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -42,10 +43,8 @@ def atomic_write(path, write):
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 

@@ -109,10 +109,7 @@ def forward_error_bound(params, sizes, names, x, eps):
         mag = np.abs(W) @ np.abs(a_in) + np.abs(b)
         largest = max(largest, float(mag.max()))
         err_z = (W.shape[1] + 2) * eps * mag + np.abs(W) @ err
-        if name == "softmax":
-            err = np.full_like(a_out, 2 * err_z.max())
-        else:
-            err = err_z
+        err = np.full_like(a_out, 2 * err_z.max()) if name == "softmax" else err_z
         err = err + 4 * eps * np.abs(a_out) + eps * 4  # activation rounding (exp, tanh)
     return outs[-1], err, largest
 
