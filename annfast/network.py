@@ -219,7 +219,8 @@ class NeuralNet:
         on_divergence : {'raise', 'warn'}
             If the loss becomes NaN/inf the parameters go back to the start of that
             epoch, then TrainingDivergedError is raised or a RuntimeWarning issued
-            (and training stops).
+            (and training stops).  Ctrl-C keeps the last completed epoch; see the
+            Notes of ``fit``.
 
         Returns
         -------
