@@ -43,7 +43,7 @@ OUT_DIR = os.path.join(HERE, "out")
 #: Run sizes.  "full" trains on the whole tutorial split (3,500 images) and the
 #: whole 100 x 100 image; "quick" keeps every workload but shrinks the epochs.
 MODES = {
-    "full": {"repeats": 5, "mnist_n": None, "painting_n": None, "sweep_n": 1000,
+    "full": {"repeats": 5, "mnist_n": None, "painting_n": None, "sweep_n": 300,
              "widths": W.WIDTHS, "depths": W.DEPTHS, "predict_n": 10_000,
              "threads_n": None, "traced_sizes": (1000, 3500), "rss_sizes": (1000, 10_000),
              "rss_epochs": 5},

@@ -100,7 +100,7 @@ def workload_table(w):
         if has_quality:
             acc = r.get("accuracy")
             row += [f"{r['loss']:.4f}" if "loss" in r else "",
-                    "" if acc is None else f"{100 * acc:.1f}%"]
+                    "-" if acc is None else f"{100 * acc:.1f}%"]
         rows.append(row)
     return _table(header, rows)
 

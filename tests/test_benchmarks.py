@@ -9,16 +9,25 @@ hand-written text.  Timings themselves are never asserted.
 """
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from annfast import reference
-from benchmarks import compare, report
-from benchmarks import contenders as C
-from benchmarks.stats import cost_exponent, fmt_rate, paired_ratios, spread
-from benchmarks.tutorial_loop import TutorialNet
-from benchmarks.workloads import Task, evaluate, one_hot
+
+# benchmarks/ is not installed with annfast: make the repository root importable
+# when pytest is started as `pytest` too (`python -m pytest` already has it).
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from benchmarks import compare, report  # noqa: E402
+from benchmarks import contenders as C  # noqa: E402
+from benchmarks.stats import cost_exponent, fmt_rate, paired_ratios, spread  # noqa: E402
+from benchmarks.tutorial_loop import TutorialNet  # noqa: E402
+from benchmarks.workloads import Task, evaluate, one_hot  # noqa: E402
 
 
 def tiny_task(output="softmax", n=12, sizes=(6, 5, 4, 3), seed=0):
