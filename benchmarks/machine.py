@@ -36,7 +36,7 @@ def _git_commit():
                              capture_output=True, text=True, timeout=10)
         # Only the sources that decide annfast's speed count as "dirty".
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                "annfast", "csrc", "setup.py"],
+                                ":/annfast", ":/csrc", ":/setup.py"],
                                cwd=here, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
