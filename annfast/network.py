@@ -112,8 +112,14 @@ class NeuralNet:
         """A fresh copy of the parameters, taken from the public lists.
 
         Reading the lists (not the buffer) is what makes assignments such as
-        ``net.weights[0] = W`` take effect."""
-        return _params.pack(self.weights, self.biases, self.layers, self.dtype)
+        ``net.weights[0] = W`` take effect.  A fit in another thread may publish
+        a new epoch between the two attribute reads; re-reading until both lists
+        are unchanged keeps weights and biases from the same epoch."""
+        while True:
+            weights, biases = self.weights, self.biases
+            params = _params.pack(weights, biases, self.layers, self.dtype)
+            if self.weights is weights and self.biases is biases:
+                return params
 
     @property
     def n_params(self):
