@@ -1,9 +1,11 @@
 """Model files: atomic writes, and a format that loads without unpickling.
 
-A model file is an ``.npz`` archive (written with numpy, read with
-``allow_pickle=False``) holding ``meta``, a UTF-8 JSON document, and
-``params``, the flat parameter buffer.  ``meta`` carries the format version,
-the class, the architecture, the dtype and the SHA-256 of ``params``.
+A model file is an uncompressed ``.npz`` archive holding ``meta``, a UTF-8
+JSON document stored as bytes, and ``params``, the flat parameter buffer.
+``meta`` carries the format version, the class, the architecture, the dtype
+and the SHA-256 of ``params``.  Loading reads each member's ``.npy`` header
+first and checks it against the archive before reading any data; nothing is
+ever unpickled.
 """
 
 import hashlib
@@ -28,8 +30,12 @@ def atomic_write(path, write):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would.
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -41,6 +47,23 @@ def atomic_write(path, write):
         except OSError:
             pass
         raise
+
+
+def _file_mode(path):
+    """The mode of the file being replaced, else 0666 less the process umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        pass
+    umask = 0o022
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
 
 
 def dump_pickle(obj, path):
@@ -73,19 +96,68 @@ def save_model(path, kind, config, params):
     atomic_write(path, write)
 
 
+MAX_META_BYTES = 1 << 20  # the JSON document is a few hundred bytes
+
+
+def _read_member(archive, name, max_bytes, dtype_ok):
+    """Read one .npy member of the archive after checking its header.
+
+    The header is checked before any allocation, so a hand-crafted file that
+    claims an enormous shape, an object dtype or more data than it holds is
+    refused without reading it.
+    """
+    info = archive.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"{name!r} is compressed; annfast writes uncompressed archives")
+    if info.file_size > max_bytes:
+        raise ValueError(f"{name!r} holds {info.file_size} bytes, more than {max_bytes}")
+    with archive.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"{name!r} uses .npy version {version}")
+        if dtype.hasobject or not dtype_ok(dtype):
+            raise ValueError(f"{name!r} has dtype {dtype}, which annfast does not write")
+        if len(shape) != 1 or fortran:
+            raise ValueError(f"{name!r} has shape {shape}; expected a 1-D array")
+        header_len = f.tell()
+        if header_len + shape[0] * dtype.itemsize != info.file_size:
+            raise ValueError(f"{name!r} declares {shape[0]} values of {dtype} but holds "
+                             f"{info.file_size - header_len} bytes of data")
+        # The sizes agree, so this reads exactly file_size bytes; zipfile checks the CRC.
+        data = f.read(info.file_size - header_len)
+        if len(data) != shape[0] * dtype.itemsize:
+            raise ValueError(f"{name!r} is truncated")
+    return np.frombuffer(data, dtype=dtype).copy()
+
+
 def load_model(path, kind):
     """Read and verify a model file; return (config, params).
 
-    Raises ValueError for anything that is not an intact model file of this
-    kind and version: truncated, corrupted, tampered with or hand-crafted.
+    Nothing is unpickled.  Raises ValueError for anything that is not an
+    intact model file of this kind and version: truncated, corrupted (the
+    archive CRC and the SHA-256 of params), tampered with or hand-crafted
+    (wrong members, object arrays, oversized or inconsistent shapes, non-JSON
+    meta, missing keys).
     """
+    path = os.fspath(path)
+    # A missing or unreadable path raises its usual OSError (FileNotFoundError,
+    # PermissionError, ...); only the content is judged below.
+    with open(path, "rb") as fileobj:
+        return _load_model(fileobj, path, kind)
+
+
+def _load_model(fileobj, path, kind):
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if set(data.files) != {"meta", "params"}:
-                raise ValueError(f"expected arrays 'meta' and 'params', found {data.files}")
-            meta_arr = data["meta"]
-            if meta_arr.dtype != np.uint8 or meta_arr.ndim != 1:
-                raise ValueError("'meta' is not a byte string")
+        with zipfile.ZipFile(fileobj) as archive:
+            names = sorted(archive.namelist())
+            if names != ["meta.npy", "params.npy"]:
+                raise ValueError(f"expected arrays 'meta' and 'params', found {names}")
+            meta_arr = _read_member(archive, "meta.npy", MAX_META_BYTES,
+                                    lambda dt: dt == np.uint8)
             meta = json.loads(meta_arr.tobytes().decode("utf-8"))
             if not isinstance(meta, dict):
                 raise ValueError("'meta' is not a JSON object")
@@ -96,21 +168,28 @@ def load_model(path, kind):
                                  f"(this annfast reads version {FORMAT_VERSION})")
             if meta.get("kind") != kind:
                 raise ValueError(f"the file holds a {meta.get('kind')!r}, not a {kind!r}")
-            n = meta.get("n_params")
-            if not isinstance(n, int) or not 0 < n <= MAX_PARAMS:
+            missing = {"dtype", "n_params", "sha256", "config"} - set(meta)
+            if missing:
+                raise ValueError(f"'meta' lacks {sorted(missing)}")
+            n = meta["n_params"]
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_PARAMS:
                 raise ValueError(f"implausible parameter count {n!r}")
-            if meta.get("dtype") not in ("float32", "float64"):
-                raise ValueError(f"unsupported dtype {meta.get('dtype')!r}")
-            params = data["params"]
-    except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
-            json.JSONDecodeError, KeyError) as exc:
-        raise ValueError(f"{os.fspath(path)!r} is not a readable annfast model file: "
-                         f"{exc}") from None
+            if meta["dtype"] not in ("float32", "float64"):
+                raise ValueError(f"unsupported dtype {meta['dtype']!r}")
+            if not isinstance(meta["config"], dict):
+                raise ValueError("'config' is not a JSON object")
+            declared = np.dtype(meta["dtype"]).newbyteorder("<")
+            params = _read_member(archive, "params.npy", 128 + n * declared.itemsize,
+                                  lambda dt: dt == declared)
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, UnicodeDecodeError,
+            json.JSONDecodeError, KeyError, RuntimeError, NotImplementedError) as exc:
+        raise ValueError(f"{path!r} is not a readable annfast model file: "
+                         f"{type(exc).__name__}: {exc}") from None
     except ValueError as exc:
-        raise ValueError(f"{os.fspath(path)!r} is not a valid annfast model file: "
-                         f"{exc}") from None
-    if params.dtype != np.dtype(meta["dtype"]) or params.shape != (meta["n_params"],):
-        raise ValueError(f"{os.fspath(path)!r}: params do not match the declared dtype/shape")
-    if checksum(params) != meta.get("sha256"):
-        raise ValueError(f"{os.fspath(path)!r}: checksum mismatch; the file is corrupted")
-    return meta["config"], np.array(params)
+        raise ValueError(f"{path!r} is not a valid annfast model file: {exc}") from None
+    if params.shape != (n,):
+        raise ValueError(f"{path!r}: params hold {params.size} values, meta declares {n}")
+    params = params.astype(declared.newbyteorder("="), copy=False)
+    if checksum(params) != meta["sha256"]:
+        raise ValueError(f"{path!r}: checksum mismatch; the file is corrupted")
+    return meta["config"], params

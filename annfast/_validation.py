@@ -5,10 +5,15 @@ and what was expected, and each runs before any model state changes.
 """
 
 import numbers
+import os
 
 import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+#: Largest parameter count a network may have (16 GiB of float64).  Beyond it the
+#: allocation would fail anyway; refusing early gives a clear message instead.
+MAX_PARAMS = 1 << 31
 
 
 def check_dtype(dtype, argument="dtype"):
@@ -23,10 +28,17 @@ def check_dtype(dtype, argument="dtype"):
 
 
 def check_layers(layers, argument="layers"):
-    """Return layer sizes as a tuple of ints: at least 2, each >= 1."""
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
+    """Return layer sizes as a tuple of ints: at least 2, each >= 1.
+
+    ``layers`` is a list, tuple, range or 1-D integer array; the total number of
+    weights and biases must not exceed ``MAX_PARAMS``.
+    """
+    if isinstance(layers, np.ndarray) and layers.ndim != 1:
+        raise ValueError(f"{argument} must be a 1-D list of layer sizes, got an array of "
+                         f"shape {layers.shape}")
+    if not isinstance(layers, (list, tuple, range, np.ndarray)):
         raise TypeError(f"{argument} must be a list of layer sizes, e.g. [784, 32, 10]; "
-                        f"got {layers!r}")
+                        f"got {type(layers).__name__} {layers!r:.80}")
     sizes = []
     for i, n in enumerate(layers):
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
@@ -36,7 +48,54 @@ def check_layers(layers, argument="layers"):
         sizes.append(int(n))
     if len(sizes) < 2:
         raise ValueError(f"{argument} needs at least 2 sizes (inputs and outputs), got {sizes}")
+    total = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    if total > MAX_PARAMS:
+        raise ValueError(f"{argument}={sizes} needs {total} parameters; at most {MAX_PARAMS} "
+                         "are supported")
     return tuple(sizes)
+
+
+def check_bool(value, argument):
+    """Return value as a bool: True/False (numpy bools included) or the integers 0/1.
+
+    Anything else is a TypeError: strings such as ``"no"`` are truthy, so
+    accepting any object would silently turn an option on."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{argument} must be True or False, got {value!r}")
+
+
+def check_choice(value, argument, choices):
+    """Return value if it is one of the strings in choices; the message lists them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{argument}={value!r} is not valid; expected one of: "
+                         f"{', '.join(repr(c) for c in choices)}")
+    return value
+
+
+def check_random_state(seed, argument="seed"):
+    """Return a numpy Generator from None, a non-negative int or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None:
+        check_scalar(seed, argument, low=0, integer=True)
+    return np.random.default_rng(seed)
+
+
+def check_path(path, argument="path"):
+    """Return path as str (str, bytes decoded, or os.PathLike), else raise TypeError."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{argument} must be a file name (str or os.PathLike), got "
+                        f"{type(path).__name__} {path!r:.80}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError(f"{argument} must not be empty")
+    return path
 
 
 def check_scalar(value, argument, *, low=None, high=None, low_inclusive=True,
@@ -62,9 +121,15 @@ def as_float_array(X, argument, dtype, *, ndim=2, allow_empty=False):
     """Return X as a C-contiguous array of dtype with ndim dimensions.
 
     Accepts ints, bools, float16/32/64, read-only, Fortran-ordered or strided
-    input (converted, the caller's array untouched).  Rejects object, string
-    and complex data (TypeError), wrong dimensions, NaN/inf and empty arrays
-    (ValueError).
+    input, and object arrays holding only real numbers (scikit-learn's
+    ``check_dtype_object``); these are converted, the caller's array untouched.
+    Rejects strings, complex numbers and other objects (TypeError), wrong
+    dimensions, NaN/inf (or values too large for dtype) and empty arrays (ValueError).
+
+    Returns
+    -------
+    ndarray of shape X.shape, dtype ``dtype``, C-contiguous and writeable only if
+    it is a copy (never written by annfast).
     """
     if hasattr(X, "toarray") and hasattr(X, "tocsr"):
         X = X.toarray()  # scipy.sparse: densified until the sparse path exists
@@ -75,28 +140,41 @@ def as_float_array(X, argument, dtype, *, ndim=2, allow_empty=False):
     kind = arr.dtype.kind
     if kind == "c":
         raise TypeError(f"{argument} must be real numbers, got complex dtype {arr.dtype}")
-    if kind in "OUSV":
-        try:
-            arr = arr.astype(np.float64)
-        except (ValueError, TypeError):
-            raise TypeError(f"{argument} must be numeric, got dtype {arr.dtype} with "
-                            "values that are not numbers") from None
+    if kind == "O":
+        # Numbers boxed as objects convert exactly; anything else (None, str,
+        # dicts, nested lists) is an error rather than a silent NaN or parse.
+        bad = next((v for v in arr.flat if not isinstance(v, (numbers.Real, np.bool_))),
+                   _NOTHING)
+        if bad is not _NOTHING:
+            raise TypeError(f"{argument} must hold numbers only, got {type(bad).__name__} "
+                            f"{bad!r:.40} (float() argument must be a string or a real number, "
+                            f"not {type(bad).__name__!r})")
+        arr = arr.astype(np.float64)
+    elif kind in "USV":
+        raise TypeError(f"{argument} must be numeric, got dtype {arr.dtype}; convert text "
+                        "to numbers first")
     elif kind not in "biuf":
         raise TypeError(f"{argument} must be numeric, got dtype {arr.dtype}")
     if arr.ndim != ndim:
-        raise ValueError(f"{argument} must be a {ndim}-D array, got shape {arr.shape}")
+        hint = " (reshape a single sample with x.reshape(1, -1))" if arr.ndim == 1 else ""
+        raise ValueError(f"{argument} must be a {ndim}-D array, got shape {arr.shape}{hint}")
     if not allow_empty and arr.size == 0:
-        raise ValueError(f"{argument} is empty (shape {arr.shape}); at least one sample is "
-                         "required")
-    with np.errstate(over="ignore"):
+        raise ValueError(f"{argument} is empty (shape {arr.shape}); at least one sample and "
+                         "one feature are required")
+    with np.errstate(over="ignore", invalid="ignore"):
         arr = np.ascontiguousarray(arr, dtype=dtype)
     check_finite(arr, argument)  # also catches values too large for dtype
     return arr
 
 
+_NOTHING = object()
+
+
 def check_finite(arr, argument):
+    """Raise ValueError if arr holds NaN or infinity (after a cast: a value too large)."""
     if not np.isfinite(arr).all():
-        what = "NaN" if np.isnan(arr).any() else "infinity"
+        what = ("NaN" if np.isnan(arr).any()
+                else f"infinity or a value too large for {np.dtype(arr.dtype).name}")
         raise ValueError(f"{argument} contains {what}; every value must be finite")
 
 

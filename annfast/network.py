@@ -9,9 +9,13 @@ import numpy as np
 from annfast import _io, _kernels, _params
 from annfast._validation import (
     as_float_array,
+    check_bool,
+    check_choice,
     check_dtype,
     check_layers,
     check_n_features,
+    check_path,
+    check_random_state,
     check_same_length,
     check_scalar,
 )
@@ -73,17 +77,10 @@ class NeuralNet:
         if output not in OUTPUT_LOSS:
             raise ValueError(f"output={output!r} is not supported; expected one of: "
                              f"{', '.join(OUTPUTS)}")
-        if init not in _params.INITS:
-            raise ValueError(f"init={init!r} is not known; expected one of: "
-                             f"{', '.join(_params.INITS)}")
+        init = check_choice(init, "init", _params.INITS)
         dtype = check_dtype(dtype)
         leaky_slope = check_scalar(leaky_slope, "leaky_slope", low=0)
-        if isinstance(seed, np.random.Generator):
-            rng = seed
-        else:
-            if seed is not None:
-                check_scalar(seed, "seed", low=0, integer=True)
-            rng = np.random.default_rng(seed)
+        rng = check_random_state(seed)
 
         self.layers = list(sizes)
         self.num_layers = len(sizes)
@@ -106,8 +103,10 @@ class NeuralNet:
                              self.leaky_slope)
 
     def _set_params(self, params):
-        self._params = params
-        self.weights, self.biases = _params.views(params, self.layers)
+        # Views first, then three plain assignments: a Ctrl-C arriving here can
+        # only fall between them, never inside the computation.
+        weights, biases = _params.views(params, self.layers)
+        self._params, self.weights, self.biases = params, weights, biases
 
     def _pack(self):
         """A fresh copy of the parameters, taken from the public lists.
@@ -132,7 +131,7 @@ class NeuralNet:
         """Targets as an (n, n_outputs) float array: one-hot for integer labels."""
         k = self.layers[-1]
         arr = np.asarray(y)
-        if arr.dtype.kind in "OUSVc":
+        if arr.dtype.kind in "OUSVcmM":
             raise TypeError(f"{argument} must be numeric labels or target vectors, "
                             f"got dtype {arr.dtype}")
         if arr.ndim == 1 and self.output != "identity" and k > 1:
@@ -154,6 +153,10 @@ class NeuralNet:
             if Y.shape[1] != k:
                 raise ValueError(f"{argument} has {Y.shape[1]} values per sample, but the "
                                  f"network has {k} outputs (layers[-1])")
+            if self.output != "identity" and Y.size and (Y.min() < 0 or Y.max() > 1):
+                # Cross-entropy against a "probability" outside [0, 1] has no minimum.
+                raise ValueError(f"{argument} values must be in [0, 1] (probabilities) for "
+                                 f"output={self.output!r}, got range [{Y.min()}, {Y.max()}]")
         if len(Y) != n:
             check_same_length(np.empty(n), Y, "X", argument)
         return Y
@@ -178,7 +181,9 @@ class NeuralNet:
         try:
             X = np.array(xs)  # one stacked copy: (n, d) or (n, d, 1)
         except ValueError:
-            raise ValueError(f"{argument}: the inputs x do not all have the same length") from None
+            X = None
+        if X is None or X.dtype == object:
+            X = _stack_vectors(xs, f"{argument}: the inputs x")
         if X.ndim == 3 and X.shape[2] == 1:
             X = X[:, :, 0]
         if X.ndim != 2:
@@ -230,14 +235,46 @@ class NeuralNet:
 
     def fit(self, X, y, epochs=10, *, validation_data=None, shuffle=True, verbose=False,
             on_divergence="raise"):
-        """Train on arrays: X (n_samples, layers[0]); y int labels (n_samples,) or
-        targets (n_samples, layers[-1]).  Returns self; see ``train`` for the rest."""
+        """Train on arrays with per-sample SGD; returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, layers[0])
+            Any real dtype, layout or strides; converted to ``dtype`` (a copy).
+        y : array-like of shape (n_samples,) or (n_samples, layers[-1])
+            Integer class labels in [0, layers[-1]) (one-hot encoded here), or
+            target vectors (in [0, 1] for softmax/sigmoid outputs).
+        epochs, validation_data, shuffle, verbose, on_divergence
+            As in ``train``; ``validation_data`` is a tuple ``(X_val, y_val)``.
+
+        Notes
+        -----
+        Every argument is checked before anything changes; a bad one raises
+        ValueError or TypeError and leaves the model as it was.
+
+        Each epoch trains a copy of the parameters that replaces them only when
+        the epoch completes, so:
+
+        * divergence (a NaN or infinite loss, or non-finite parameters at the end
+          of an epoch) restores the parameters of the start of that epoch, then
+          raises TrainingDivergedError naming the epoch and sample (or warns and
+          stops, with ``on_divergence='warn'``);
+        * Ctrl-C (KeyboardInterrupt), noticed by the compiled loop between chunks
+          of samples (a few milliseconds of work), leaves the parameters as of
+          the last completed epoch; ``history_`` is not updated.  The random
+          generator has advanced, so a rerun does not repeat the same shuffles.
+
+        One model trains in one thread at a time: a second concurrent ``fit`` or
+        ``train`` raises RuntimeError.  Different models train in parallel (the
+        compiled loop releases the GIL).
+        """
         X = self._as_inputs(X)
         Y = self._as_targets(y, len(X))
         val = None
         if validation_data is not None:
-            if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
-                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+                raise TypeError("validation_data must be a tuple (X_val, y_val), got "
+                                f"{type(validation_data).__name__}")
             Xv = self._as_inputs(validation_data[0], "validation_data[0]")
             val = Xv, self._as_targets(validation_data[1], len(Xv), "validation_data[1]")
         self.history_ = self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence)
@@ -245,8 +282,9 @@ class NeuralNet:
 
     def _fit_arrays(self, X, Y, epochs, shuffle, verbose, val, on_divergence):
         epochs = check_scalar(epochs, "epochs", low=0, integer=True)
-        if on_divergence not in ("raise", "warn"):
-            raise ValueError(f"on_divergence must be 'raise' or 'warn', got {on_divergence!r}")
+        shuffle = check_bool(shuffle, "shuffle")
+        verbose = check_bool(verbose, "verbose")
+        on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
         params = self._pack()  # validates user-edited weights before anything changes
         arch = self._arch()
         n = len(X)
@@ -264,18 +302,24 @@ class NeuralNet:
             for epoch in range(epochs):
                 t0 = time.perf_counter()
                 order = self._rng.permutation(n) if shuffle else np.arange(n)
+                # Train a copy: on Ctrl-C (KeyboardInterrupt propagates from the
+                # kernel) or divergence the model keeps its last whole epoch.
                 work = self._params.copy()
-                try:
-                    status, loss_sum, done, _ = _kernels.train(
-                        arch, work, empty, X, Y, order, 1, "sgd", lr, mu)
-                except KeyboardInterrupt:
-                    # The model keeps the parameters of the last whole epoch.
-                    raise
+                status, loss_sum, done, _ = _kernels.train(
+                    arch, work, empty, X, Y, order, 1, "sgd", lr, mu)
+                where = None
                 if status != _kernels.OK:
-                    msg = (f"training diverged: the loss became NaN or infinite at epoch "
-                           f"{epoch + 1}, sample {done + 1} of {n} (index {order[done]}); the "
-                           f"parameters were restored to the start of epoch {epoch + 1}. "
-                           f"Try a smaller learning_rate (now {lr}) or scale the inputs.")
+                    where = (f"the loss became NaN or infinite at epoch {epoch + 1}, sample "
+                             f"{done + 1} of {n} (index {order[done]})")
+                elif not np.isfinite(work).all():
+                    # The last updates can overflow the weights after every loss
+                    # was still finite.
+                    where = (f"the parameters became NaN or infinite at epoch {epoch + 1}, "
+                             f"by sample {n} of {n} (index {order[n - 1]})")
+                if where is not None:
+                    msg = (f"training diverged: {where}; the parameters were restored to "
+                           f"the start of epoch {epoch + 1}. Try a smaller learning_rate "
+                           f"(now {lr}) or scale the inputs.")
                     if on_divergence == "raise":
                         raise TrainingDivergedError(msg)
                     warnings.warn(msg, RuntimeWarning, stacklevel=3)
@@ -318,13 +362,17 @@ class NeuralNet:
 
     def feedforward(self, x):
         """Output column of shape (layers[-1], 1) for one sample x of shape (n,) or (n, 1)."""
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"x could not be read as a numeric vector: {exc}") from None
         if x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]
         if x.ndim != 1:
             raise ValueError(f"x must have shape ({self.layers[0]},) or ({self.layers[0]}, 1), "
                              f"got {x.shape}")
-        return self.predict_proba(x.reshape(1, -1)).reshape(-1, 1)
+        X = self._as_inputs(x.reshape(1, -1), "x")
+        return self._forward(X).reshape(-1, 1)
 
     def test(self, test_data):
         """Accuracy in percent on a list of (x, y) pairs (or a tuple (X, Y)), as the tutorial."""
@@ -341,7 +389,7 @@ class NeuralNet:
     def dump(self, file):
         """Pickle the model to ``file`` (atomically), as the tutorial's ``dump``.
         Never unpickle files from untrusted sources; prefer ``save``/``load``."""
-        _io.dump_pickle(self, file)
+        _io.dump_pickle(self, check_path(file, "file"))
 
     def _config(self):
         return {
@@ -352,14 +400,19 @@ class NeuralNet:
 
     def save(self, path):
         """Write the model to ``path`` in annfast's safe format (see ``load``)."""
-        _io.save_model(path, "NeuralNet", self._config(), self._pack())
+        _io.save_model(check_path(path), "NeuralNet", self._config(), self._pack())
 
     @classmethod
     def load(cls, path):
         """Read a model written by ``save``; nothing is unpickled and every part of
         the file is verified (format version, architecture, dtype, checksum)."""
+        path = check_path(path)
         config, params = _io.load_model(path, "NeuralNet")
         try:
+            # Check the size first: the constructor allocates for the layers it is given.
+            if _params.n_params(check_layers(config["layers"])) != params.size:
+                raise ValueError(f"{params.size} parameters do not fit layers "
+                                 f"{config['layers']}")
             net = cls(config["layers"], config["learning_rate"], config["reg_lambda"],
                       activation=config["activation"], output=config["output"],
                       init=config["init"], dtype=params.dtype,
@@ -391,6 +444,25 @@ class NeuralNet:
         return (f"NeuralNet({self.layers}, learning_rate={self.learning_rate}, "
                 f"reg_lambda={self.reg_lambda}, activation={self.activation!r}, "
                 f"output={self.output!r}, dtype={np.dtype(self.dtype).name})")
+
+
+def _stack_vectors(xs, what):
+    """Stack vectors given in mixed forms, (d,) and (d, 1), into (n, d); the slow
+    path, taken only when the plain np.array(xs) fails."""
+    rows = []
+    for i, x in enumerate(xs):
+        try:
+            x = np.asarray(x)
+        except ValueError as exc:
+            raise ValueError(f"{what}[{i}] could not be read as a vector: {exc}") from None
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1 or (rows and x.shape != rows[0].shape):
+            first = f" (the first has shape {rows[0].shape})" if rows else ""
+            raise ValueError(f"{what} do not all have the same length: item {i} has shape "
+                             f"{x.shape}{first}")
+        rows.append(x)
+    return np.array(rows)
 
 
 def _decide(out, output):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from annfast import _kernels
-from annfast._validation import as_float_array, check_scalar
+from annfast._validation import as_float_array, check_random_state, check_scalar
 from annfast.activations import ACTIVATIONS, resolve_activation
 
 
@@ -36,8 +36,9 @@ class Neuron:
         activation = resolve_activation(activation)
         if activation == "softmax":
             raise ValueError("activation='softmax' is meaningless for a single neuron")
+        leaky_slope = check_scalar(leaky_slope, "leaky_slope", low=0)
         if weights is None:
-            ws = np.random.default_rng(seed).random(n_inputs)
+            ws = check_random_state(seed).random(n_inputs)
         else:
             ws = as_float_array(weights, "weights", np.float64, ndim=1)
             if ws.shape != (n_inputs,):
@@ -46,7 +47,7 @@ class Neuron:
         self.b = bias
         self.ws = ws
         self.activation = activation
-        self.leaky_slope = check_scalar(leaky_slope, "leaky_slope", low=0)
+        self.leaky_slope = leaky_slope
 
     @property
     def bias(self):
@@ -57,7 +58,10 @@ class Neuron:
         return self.ws
 
     def __call__(self, xs):
-        X = np.asarray(xs)
+        try:
+            X = np.asarray(xs)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"xs could not be read as a numeric array: {exc}") from None
         single = X.ndim == 1
         X = as_float_array(X.reshape(1, -1) if single else X, "xs", np.float64)
         if X.shape[1] != self.n_inputs:

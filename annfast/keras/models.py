@@ -1,0 +1,711 @@
+"""``Sequential``: a Keras-style model trained by annfast's compiled kernels.
+
+A model is a chain of ``Dense`` layers.  Its weights live in one flat buffer
+(per layer W (units, n_in) row-major, then b (units,), see ``annfast._params``);
+``fit`` hands that buffer, the optimizer state and the data to
+``annfast._kernels.train`` once per epoch, which runs every batch in C with the
+GIL released.  ``get_weights``/``set_weights`` speak Keras' layout
+(kernel (n_in, units), bias (units,)).
+
+Differences from Keras, all documented where they arise:
+
+* Training metrics are computed with the end-of-epoch weights over the
+  epoch's training data, not as Keras' running mean over the batches (the
+  kernel does not return per-batch outputs).  ``loss`` is exact: the mean of
+  the per-sample losses over the epoch, accumulated by the kernel as Keras'
+  running mean does.
+* Probabilities are clipped at the dtype's machine epsilon instead of 1e-7
+  inside the cross-entropy logarithms (see ``annfast.keras.losses``).
+* A NaN/infinite loss stops training with a RuntimeWarning and the weights of
+  the last complete epoch (Keras would carry on with NaN weights).
+"""
+
+import math
+import threading
+import warnings
+
+import numpy as np
+
+from annfast import _io, _kernels, _params
+from annfast._validation import as_float_array, check_n_features, check_same_length, check_scalar
+from annfast.keras import _naming, _progress
+from annfast.keras import losses as losses_module
+from annfast.keras import metrics as metrics_module
+from annfast.keras import optimizers as optimizers_module
+from annfast.keras.callbacks import History
+from annfast.keras.layers import (
+    LEAKY_SLOPE,
+    SUPPORTED_LAYERS,
+    Dense,
+    InputLayer,
+    draw,
+    reject_unsupported,
+)
+
+__all__ = ["Sequential", "load_model"]
+
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_DTYPE = "float32"  # Keras' floatx
+FILE_KIND = "keras.Sequential"
+FIT_ARGUMENTS = ("x", "y", "batch_size", "epochs", "verbose", "validation_split",
+                 "validation_data", "shuffle", "initial_epoch")
+PROGRESS_UPDATES = 50  # kernel calls per epoch when a live progress bar is drawn
+
+
+class Sequential:
+    """A linear stack of ``Dense`` layers.
+
+    Parameters
+    ----------
+    layers : list of layers, optional
+        An optional ``Input(shape=(n_features,))`` first, then ``Dense`` layers.
+    name : str, optional
+
+    Examples
+    --------
+    >>> from annfast import keras
+    >>> model = keras.models.Sequential()
+    >>> model.add(keras.layers.Dense(units=10, input_dim=4, activation='sigmoid'))
+    >>> model.add(keras.layers.Dense(units=1, activation='sigmoid'))
+    >>> model.compile(loss='binary_crossentropy', optimizer='sgd', metrics=['acc'])
+    """
+
+    def __init__(self, layers=None, name=None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
+        self.name = name if name is not None else _naming.unique_name("sequential")
+        self._input = None  # the InputLayer, if one was given
+        self._layers = []  # the Dense layers, in order
+        self._input_dim = None
+        self._dtype = None  # fixed by the first layer that names one, else float32 at build
+        self._params = None  # the flat parameter buffer, once built
+        self._rng = _naming.new_generator()
+        self._lock = threading.Lock()
+        self.optimizer = None
+        self.loss = None
+        self._loss = None
+        self._metric_names = []
+        self.compiled = False
+        self.history = None
+        for layer in layers or ():
+            self.add(layer)
+
+    # -- structure ---------------------------------------------------------------------
+
+    @property
+    def layers(self):
+        """The Dense layers (the input layer is not listed, as in Keras)."""
+        return list(self._layers)
+
+    @property
+    def built(self):
+        return self._params is not None
+
+    @property
+    def dtype(self):
+        return self._dtype if self._dtype is not None else DEFAULT_DTYPE
+
+    @property
+    def _sizes(self):
+        return [self._input_dim] + [layer.units for layer in self._layers]
+
+    @property
+    def input_shape(self):
+        return (None, self._input_dim)
+
+    @property
+    def output_shape(self):
+        if not self._layers:
+            raise ValueError(f"model {self.name!r} has no layers")
+        return (None, self._layers[-1].units)
+
+    def add(self, layer):
+        """Append a layer: an ``Input`` (first only) or a ``Dense`` layer."""
+        if isinstance(layer, InputLayer):
+            if self._input is not None or self._layers:
+                raise ValueError("an Input can only be the first layer of a Sequential model")
+            dtype = self._merged_dtype(layer)
+            self._input, self._input_dim, self._dtype = layer, layer.units, dtype
+            return
+        if not isinstance(layer, Dense):
+            raise TypeError(f"Sequential supports only {SUPPORTED_LAYERS} layers from "
+                            f"annfast.keras.layers; got {type(layer).__module__}."
+                            f"{type(layer).__name__}")
+        if layer._model is not None:
+            raise ValueError(f"layer {layer.name!r} already belongs to model "
+                             f"{layer._model.name!r}; create a new Dense layer")
+        if any(other.name == layer.name for other in self._layers):
+            raise ValueError(f"a layer named {layer.name!r} is already in model {self.name!r}; "
+                             "layer names must be unique")
+        n_in = self._layers[-1].units if self._layers else self._input_dim
+        if layer.input_dim is not None and n_in is not None and layer.input_dim != n_in:
+            raise ValueError(f"layer {layer.name!r} has input_dim={layer.input_dim}, but its "
+                             f"input has {n_in} features")
+        dtype = self._merged_dtype(layer)
+        # Every check passed: now change the model.
+        if n_in is None:
+            n_in = layer.input_dim
+            self._input_dim = layer.input_dim
+        self._dtype = dtype
+        layer._model, layer._index = self, len(self._layers)
+        self._layers.append(layer)
+        if self.built:
+            self._params = np.concatenate([self._params, self._init_layer(layer, n_in)])
+        elif self._input_dim is not None:
+            self._build()
+
+    def _merged_dtype(self, layer):
+        if layer.dtype is None or self._dtype is None or layer.dtype == self._dtype:
+            return layer.dtype if self._dtype is None else self._dtype
+        raise ValueError(f"layer {layer.name!r} has dtype {layer.dtype}, but the model uses "
+                         f"{self._dtype}; every layer must use the same dtype")
+
+    def _init_layer(self, layer, n_in):
+        """Initial W (units, n_in) and b of one layer, flattened; drawn in Keras' layout."""
+        kernel = draw(layer.kernel_initializer, (n_in, layer.units), self._rng)
+        if layer.use_bias:
+            bias = draw(layer.bias_initializer, (layer.units,), self._rng)
+        else:
+            bias = np.zeros(layer.units)
+        return np.concatenate([kernel.T.ravel(), bias]).astype(self.dtype)
+
+    def _build(self):
+        self._dtype = self.dtype
+        parts = [self._init_layer(layer, n_in) for layer, n_in in zip(self._layers, self._sizes)]
+        self._params = np.concatenate(parts).astype(self.dtype)
+
+    def build(self, input_shape=None):
+        """Create the weights for inputs of shape ``(None, n_features)``."""
+        if not self._layers:
+            raise ValueError(f"model {self.name!r} has no layers to build")
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError("build() needs input_shape=(None, n_features) when no layer "
+                             "gives input_dim")
+        shape = tuple(input_shape)
+        if len(shape) != 2:
+            raise ValueError(f"input_shape must be (None, n_features), got {input_shape!r}")
+        n = shape[-1]
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"input_shape must end with a positive int, got {input_shape!r}")
+        self._input_dim = int(n)
+        self._build()
+
+    def _require_layers(self, what):
+        if not self._layers:
+            raise ValueError(f"{what}: model {self.name!r} has no layers; add Dense layers first")
+
+    def _arch(self):
+        acts = [_kernels.ACTIVATION_CODES[layer._act] for layer in self._layers]
+        k = self._layers[-1].units
+        loss = self._loss if self._loss is not None else losses_module.MeanSquaredError()
+        return _kernels.Arch(self._sizes, acts, _kernels.LOSS_CODES[loss.kernel_loss],
+                             LEAKY_SLOPE, loss.scale(k))
+
+    def _frozen_bias_index(self):
+        """Indices in the flat buffer of the biases of use_bias=False layers, or None."""
+        index = [np.arange(b0, b1)
+                 for layer, (_, b0, b1, _, _) in zip(self._layers, _params.layer_offsets(
+                     self._sizes)) if not layer.use_bias]
+        return np.concatenate(index) if index else None
+
+    def count_params(self):
+        """Total number of weights and biases."""
+        if not self.built:
+            raise ValueError(f"model {self.name!r} is not built yet; give the first layer "
+                             "input_dim or an Input, or call fit/build")
+        return sum(layer.count_params() for layer in self._layers)
+
+    def summary(self, line_length=None, print_fn=None):
+        """Print the layers, their output shapes and parameter counts, as Keras does.
+
+        Parameters
+        ----------
+        line_length : int, optional
+            Total width of the table (default 65).
+        print_fn : callable, optional
+            Called with each line instead of ``print``.
+        """
+        if not self.built:
+            raise ValueError(f"model {self.name!r} has not yet been built. Build the model "
+                             "first by giving the first layer input_dim (or an Input), or by "
+                             "calling fit/build")
+        width = 65 if line_length is None else check_scalar(line_length, "line_length", low=40,
+                                                             integer=True)
+        cols = (int(width * 0.45), int(width * 0.35))
+        emit = print if print_fn is None else print_fn
+
+        def row(name, shape, count):
+            line = f"{name:<{cols[0]}}"[:cols[0]] + f"{shape:<{cols[1]}}"[:cols[1]] + count
+            return line[:width] if len(line) > width else line
+
+        total = self.count_params()
+        n_bytes = total * np.dtype(self.dtype).itemsize
+        emit(f'Model: "{self.name}"')
+        emit("_" * width)
+        emit(row("Layer (type)", "Output Shape", "Param #"))
+        emit("=" * width)
+        for i, layer in enumerate(self._layers):
+            emit(row(f"{layer.name} (Dense)", f"(None, {layer.units})", str(layer.count_params())))
+            emit(("=" if i == len(self._layers) - 1 else "_") * width)
+        emit(f"Total params: {total:,} ({_format_bytes(n_bytes)})")
+        emit(f"Trainable params: {total:,} ({_format_bytes(n_bytes)})")
+        emit("Non-trainable params: 0 (0.00 B)")
+        emit("_" * width)
+
+    # -- compile -----------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        """Choose the optimizer, the loss and the metrics.
+
+        Parameters
+        ----------
+        optimizer : {'rmsprop', 'sgd', 'adam'} or an optimizer instance, default 'rmsprop'
+            Strings take Keras' defaults: SGD(0.01), RMSprop(0.001, rho=0.9,
+            epsilon=1e-7), Adam(0.001, 0.9, 0.999, 1e-7).
+        loss : str or Loss
+            'mean_squared_error'/'mse', 'binary_crossentropy',
+            'categorical_crossentropy' or 'sparse_categorical_crossentropy'.
+        metrics : list of str, optional
+            'acc'/'accuracy' (binary, categorical or sparse chosen from the
+            shapes, reported under the name given), 'mse', 'mae', ...
+        """
+        reject_unsupported("compile", kwargs, ("optimizer", "loss", "metrics"))
+        opt = optimizers_module.get(optimizer)
+        loss_obj = None if loss is None else losses_module.get(loss)
+        names = metrics_module.check_names(metrics)
+        self.optimizer, self.loss, self._loss, self._metric_names = opt, loss, loss_obj, names
+        self.compiled = True
+
+    @property
+    def metrics_names(self):
+        return ["loss", *self._metric_names]
+
+    def _require_loss(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"you must compile the model before calling {what}(): "
+                               "model.compile(loss=..., optimizer=...)")
+        if self._loss is None:
+            raise ValueError(f"{what}() needs a loss; pass loss=... to compile()")
+
+    # -- data --------------------------------------------------------------------------
+
+    def _as_inputs(self, x, argument):
+        X = as_float_array(x, argument, self.dtype)
+        if self._input_dim is not None:
+            check_n_features(X, self._input_dim, argument)
+        return X
+
+    def _as_targets(self, y, n, argument):
+        """Return (Y for the kernel (n, k), y as given for the metrics (float64, 1-D or 2-D))."""
+        if y is None:
+            raise ValueError(f"{argument} is required: the targets for x")
+        arr = np.asarray(y)
+        raw = as_float_array(arr, argument, np.float64, ndim=1 if arr.ndim == 1 else 2)
+        Y = self._loss.targets(raw, self._layers[-1].units, self.dtype, argument)
+        check_same_length(np.empty(n), Y, "x", argument)
+        return Y, raw
+
+    def _forward(self, X):
+        out = np.empty((len(X), self._layers[-1].units), dtype=self.dtype)
+        _kernels.forward(self._arch(), self._params, X, out)
+        return out
+
+    def _logs(self, out, Y, y_raw, metric_fns, prefix="", loss=None):
+        """Loss (computed from ``out`` unless given) and metrics, keyed as Keras reports."""
+        if loss is None:
+            loss = float(np.mean(self._loss.per_sample(Y, out)))
+        logs = {f"{prefix}loss": loss}
+        for name, fn in metric_fns.items():
+            logs[f"{prefix}{name}"] = fn(y_raw, out)
+        return logs
+
+    def _metric_fns(self, y_raw):
+        k = self._layers[-1].units
+        return {name: metrics_module.get(name, y_raw.shape, k) for name in self._metric_names}
+
+    # -- training ----------------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            **kwargs):
+        """Train the model; return a ``History``.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_outputs), or (n_samples,)
+            for one output or for integer labels (sparse categorical loss).
+        batch_size : int, default 32
+            Samples per gradient step; the gradient and the loss are means over
+            the batch.  The last batch of an epoch may be shorter.
+        epochs : int, default 1
+            Index of the last epoch (training runs epochs initial_epoch..epochs-1).
+        verbose : 'auto', 0, 1 or 2, default 'auto' (= 1)
+            0 silent, 1 progress bar, 2 one line per epoch.
+        validation_split : float in [0, 1), default 0
+            Fraction of the samples held out for validation: the last rows, taken
+            before any shuffling, as Keras does.
+        validation_data : tuple (x_val, y_val), optional
+            Overrides validation_split.
+        shuffle : bool, default True
+            Visit the samples in a new random order every epoch.
+        initial_epoch : int, default 0
+
+        Returns
+        -------
+        History
+            ``history.history`` has 'loss', each metric, and 'val_' twins with
+            validation data.  Training metrics use the end-of-epoch weights on
+            the training data; 'loss' is the running mean of the epoch, as Keras.
+        """
+        reject_unsupported("fit", kwargs, FIT_ARGUMENTS)
+        self._require_loss("fit")
+        self._require_layers("fit")
+        verbose = _check_verbose(verbose)
+        batch_size = _check_batch_size(batch_size)
+        epochs = check_scalar(epochs, "epochs", low=0, integer=True)
+        initial_epoch = check_scalar(initial_epoch, "initial_epoch", low=0, integer=True)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        validation_split = check_scalar(validation_split, "validation_split", low=0, high=1,
+                                        high_inclusive=False)
+        opt_args = self.optimizer._kernel_args()
+        X = self._as_inputs(x, "x")
+        Y, y_raw = self._as_targets(y, len(X), "y")
+        val = None
+        if validation_data is not None:
+            xv, yv = _unpack_validation(validation_data)
+            Xv = self._as_inputs(xv, "validation_data[0]")
+            check_n_features(Xv, X.shape[1], "validation_data[0]")
+            val = (Xv, *self._as_targets(yv, len(Xv), "validation_data[1]"))
+        elif validation_split > 0:
+            n_all = len(X)
+            split_at = int(math.floor(n_all * (1.0 - validation_split)))
+            if split_at in (0, n_all):
+                raise ValueError(f"x has {n_all} samples, which is not enough to split them "
+                                 f"into training and validation sets with validation_split="
+                                 f"{validation_split}; give more data or another fraction")
+            val = (X[split_at:], Y[split_at:], y_raw[split_at:])
+            X, Y, y_raw = X[:split_at], Y[:split_at], y_raw[:split_at]
+        n_params = _params.n_params([X.shape[1]] + [layer.units for layer in self._layers])
+        state = self.optimizer._ensure_state(n_params, self.dtype)
+        train_metrics = self._metric_fns(y_raw)
+        val_metrics = self._metric_fns(val[2]) if val is not None else {}
+
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(f"model {self.name!r} is already being trained in another thread")
+        try:
+            if not self.built:
+                self._input_dim = X.shape[1]
+                self._build()
+            self.optimizer._state = state
+            n = len(X)
+            steps = -(-n // batch_size)
+            history = History()
+            history.set_model(self)
+            history.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+            history.on_train_begin()
+            self.history = history
+            arch = self._arch()
+            for epoch in range(initial_epoch, epochs):
+                _progress.epoch_header(epoch, epochs, verbose)
+                progress = _progress.Progress(steps, verbose)
+                order = self._rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
+                # Train copies, publish them only after a complete epoch.
+                work, work_state = self._params.copy(), self.optimizer._state.copy()
+                status, loss_sum, done = self._train_epoch(
+                    arch, work, work_state, X, Y, order, batch_size, opt_args, progress)
+                if status != _kernels.OK:
+                    warnings.warn(
+                        f"the loss became NaN or infinite at epoch {epoch + 1}, sample "
+                        f"{done + 1} of {n}; training stopped and the weights are those of the "
+                        "end of the previous epoch. Try a smaller learning_rate or scale the "
+                        "inputs.", RuntimeWarning, stacklevel=2)
+                    break
+                self._params, self.optimizer._state = work, work_state
+                self.optimizer.iterations += steps
+                # The loss is the kernel's running mean over the epoch, as Keras reports
+                # it; the metrics use the end-of-epoch weights (see the module notes).
+                logs = {"loss": loss_sum / n}
+                if train_metrics:
+                    logs = self._logs(self._forward(X), Y, y_raw, train_metrics, loss=loss_sum / n)
+                if val is not None:
+                    logs.update(self._logs(self._forward(val[0]), val[1], val[2], val_metrics,
+                                           prefix="val_"))
+                progress.finish(logs)
+                history.on_epoch_end(epoch, logs)
+        finally:
+            self._lock.release()
+        return history
+
+    def _train_epoch(self, arch, params, state, X, Y, order, batch_size, opt_args, progress):
+        """One epoch over X[order] in place on params/state; return (status, loss_sum, done).
+
+        Usually one kernel call.  A live progress bar splits the epoch into a few
+        calls on whole batches (same arithmetic).  Layers with use_bias=False
+        need one call per batch: their biases are put back to exactly zero after
+        every step, which is exact for every optimizer because a bias, and its
+        own optimizer state, only ever feeds back into itself, and a bias that is
+        zero at the start of a batch leaves the batch's other gradients those of a
+        bias-free layer."""
+        n, n_params = len(order), len(params)
+        steps = -(-n // batch_size)
+        frozen = self._frozen_bias_index()
+        if frozen is not None:
+            batches_per_call = 1
+        elif progress.verbose == 1 and progress.dynamic:
+            batches_per_call = max(1, -(-steps // PROGRESS_UPDATES))
+        else:
+            batches_per_call = steps
+        chunk = batches_per_call * batch_size
+        adam = opt_args["optimizer"] == "adam"
+        t = self.optimizer.iterations if adam else 0
+        total, pos = 0.0, 0
+        while pos < n:
+            stop = min(pos + chunk, n)
+            status, part, done, t = _kernels.train(arch, params, state, X, Y, order[pos:stop],
+                                                   batch_size, t=t, **opt_args)
+            total += part
+            if status != _kernels.OK:
+                return status, total, pos + done
+            if frozen is not None:
+                params[frozen] = 0
+                state[frozen] = 0
+                state[frozen + n_params] = 0
+            pos = stop
+            progress.update(-(-pos // batch_size), {"loss": total / pos})
+        return _kernels.OK, total, n
+
+    # -- inference ---------------------------------------------------------------------
+
+    def _ensure_built(self, X):
+        if not self.built:
+            if self._input_dim is None:
+                self._input_dim = X.shape[1]
+            self._build()
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
+                 **kwargs):
+        """Loss and metrics on (x, y) with the current weights.
+
+        Returns
+        -------
+        float, list of float or dict
+            The loss alone without metrics; ``[loss, metric, ...]`` in the order
+            of ``metrics_names`` otherwise; a dict if ``return_dict=True``.
+        """
+        reject_unsupported("evaluate", kwargs,
+                           ("x", "y", "batch_size", "verbose", "return_dict"))
+        self._require_loss("evaluate")
+        self._require_layers("evaluate")
+        verbose = _check_verbose(verbose)
+        batch_size = _check_batch_size(batch_size)
+        X = self._as_inputs(x, "x")
+        Y, y_raw = self._as_targets(y, len(X), "y")
+        progress = _progress.Progress(-(-len(X) // batch_size), verbose)
+        self._ensure_built(X)
+        logs = self._logs(self._forward(X), Y, y_raw, self._metric_fns(y_raw))
+        progress.finish(logs)
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+        """Model outputs for each row of x: ndarray of shape (n_samples, n_outputs)."""
+        reject_unsupported("predict", kwargs, ("x", "batch_size", "verbose"))
+        self._require_layers("predict")
+        verbose = _check_verbose(verbose)
+        batch_size = _check_batch_size(batch_size)
+        X = self._as_inputs(x, "x")
+        progress = _progress.Progress(-(-len(X) // batch_size), verbose)
+        self._ensure_built(X)
+        out = self._forward(X)
+        progress.finish({})
+        return out
+
+    # -- weights -----------------------------------------------------------------------
+
+    def _layer_weights(self, i):
+        w, b = _params.views(self._params, self._sizes, bias_shape="flat")
+        layer = self._layers[i]
+        return [w[i].T.copy(), b[i].copy()] if layer.use_bias else [w[i].T.copy()]
+
+    def get_weights(self):
+        """All weights in Keras' layout: ``[kernel_0 (n_in, units), bias_0, kernel_1, ...]``
+        (copies; a layer with use_bias=False contributes its kernel only)."""
+        if not self.built:
+            return []
+        return [arr for i in range(len(self._layers)) for arr in self._layer_weights(i)]
+
+    def _expected_shapes(self, i):
+        n_in, units = self._sizes[i], self._sizes[i + 1]
+        return [(n_in, units), (units,)] if self._layers[i].use_bias else [(n_in, units)]
+
+    def _checked(self, weights, shapes, argument):
+        if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+            raise TypeError(f"{argument} must be a list of arrays, got {type(weights).__name__}")
+        if len(weights) != len(shapes):
+            raise ValueError(f"{argument} holds {len(weights)} arrays, but the model expects "
+                             f"{len(shapes)} with shapes {shapes}")
+        arrays = []
+        for j, (w, shape) in enumerate(zip(weights, shapes)):
+            arr = as_float_array(w, f"{argument}[{j}]", self.dtype, ndim=len(shape))
+            if arr.shape != shape:
+                raise ValueError(f"{argument}[{j}] has shape {arr.shape}, expected {shape}")
+            arrays.append(arr)
+        return arrays
+
+    def _set_into(self, params, i, arrays):
+        w, b = _params.views(params, self._sizes, bias_shape="flat")
+        w[i][...] = arrays[0].T
+        if len(arrays) > 1:
+            b[i][...] = arrays[1]
+
+    def set_weights(self, weights):
+        """Set every weight from a list in the layout of ``get_weights``.  Nothing
+        changes unless every array has the right shape and finite values."""
+        if not self.built:
+            raise ValueError(f"model {self.name!r} is not built yet; nothing to set")
+        shapes = [s for i in range(len(self._layers)) for s in self._expected_shapes(i)]
+        arrays = self._checked(weights, shapes, "weights")
+        params = self._params.copy()
+        pos = 0
+        for i in range(len(self._layers)):
+            count = len(self._expected_shapes(i))
+            self._set_into(params, i, arrays[pos:pos + count])
+            pos += count
+        self._params = params
+
+    def _set_layer_weights(self, i, weights):
+        arrays = self._checked(weights, self._expected_shapes(i), "weights")
+        params = self._params.copy()
+        self._set_into(params, i, arrays)
+        self._params = params
+
+    # -- persistence -------------------------------------------------------------------
+
+    def _config(self):
+        config = {
+            "name": self.name,
+            "dtype": self.dtype,
+            "input_dim": self._input_dim,
+            "input_name": None if self._input is None else self._input.name,
+            "layers": [layer.get_config() for layer in self._layers],
+            "n_model_params": int(self._params.size),
+            "compile": None,
+        }
+        if self.compiled:
+            opt = self.optimizer
+            config["compile"] = {
+                "loss": None if self._loss is None else losses_module.serialize(self._loss),
+                "metrics": list(self._metric_names),
+                "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config(),
+                              "iterations": int(opt.iterations),
+                              "has_state": opt._state is not None},
+            }
+        return config
+
+    def save(self, filepath):
+        """Write the model (architecture, weights, compile settings and optimizer
+        state) to ``filepath`` in annfast's safe format; read it back with
+        ``annfast.keras.load_model``.  Nothing is pickled."""
+        if not self.built:
+            raise ValueError(f"model {self.name!r} is not built yet; there is nothing to save")
+        buffer = self._params
+        if self.compiled and self.optimizer._state is not None:
+            # One checksummed buffer: the weights, then the optimizer state.
+            buffer = np.concatenate([self._params, self.optimizer._state])
+        _io.save_model(filepath, FILE_KIND, self._config(), buffer)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]  # locks cannot be pickled; a copy gets its own
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"
+
+
+def load_model(filepath, compile=True):  # noqa: A002 (Keras' argument name)
+    """Read a model written by ``Sequential.save``.
+
+    The file is verified (format, version, checksum) and nothing is unpickled.
+    With ``compile=True`` the loss, metrics, optimizer and its state come back
+    too, so training resumes where it stopped.
+    """
+    config, buffer = _io.load_model(filepath, FILE_KIND)
+    try:
+        model = _from_config(config, buffer, compile)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"{filepath!r}: invalid model configuration: {exc}") from None
+    return model
+
+
+def _from_config(config, buffer, compile):
+    n_model = config["n_model_params"]
+    layers = [InputLayer(shape=(config["input_dim"],), dtype=config["dtype"],
+                         name=config["input_name"])]
+    for cfg in config["layers"]:
+        if cfg.get("class_name") != "Dense":
+            raise ValueError(f"unsupported layer class {cfg.get('class_name')!r}")
+        cfg = {k: v for k, v in cfg.items() if k != "class_name"}
+        layers.append(Dense(**cfg, dtype=config["dtype"]))
+    model = Sequential(layers, name=config["name"])
+    if model._params.size != n_model or buffer.size not in (n_model, 3 * n_model):
+        raise ValueError(f"{buffer.size} stored values do not fit {n_model} parameters")
+    if not np.isfinite(buffer).all():
+        raise ValueError("the stored weights contain NaN or infinity")
+    model._params = buffer[:n_model].copy()
+    settings = config["compile"]
+    if compile and settings is not None:
+        opt_cfg = settings["optimizer"]
+        optimizer = optimizers_module.from_config(opt_cfg["class_name"], opt_cfg["config"])
+        optimizer.iterations = check_scalar(opt_cfg["iterations"], "iterations", low=0,
+                                            integer=True)
+        if opt_cfg["has_state"]:
+            if buffer.size != 3 * n_model:
+                raise ValueError("the optimizer state is missing")
+            optimizer._state = buffer[n_model:].copy()
+        loss = None if settings["loss"] is None else losses_module.deserialize(settings["loss"])
+        model.compile(optimizer=optimizer, loss=loss, metrics=settings["metrics"])
+    return model
+
+
+def _check_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if isinstance(verbose, (int, np.integer)) and verbose in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+
+
+def _check_batch_size(batch_size):
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE
+    return check_scalar(batch_size, "batch_size", low=1, integer=True)
+
+
+def _unpack_validation(validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise TypeError("validation_data must be a tuple (x_val, y_val)")
+    if len(validation_data) == 3:
+        raise ValueError("validation_data with sample weights (x, y, w) is not supported; "
+                         "pass (x_val, y_val)")
+    return validation_data
+
+
+def _format_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024

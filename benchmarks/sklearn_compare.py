@@ -1,0 +1,132 @@
+"""annfast.sklearn vs scikit-learn's own MLPRegressor on the painting network.
+
+Run from the repository root::
+
+    python -m benchmarks.sklearn_compare                 # about 2 minutes
+    python -m benchmarks.sklearn_compare --sgd-epochs 1 --adam-epochs 2   # quick look
+
+Workload: the tutorial's painting net, 2 inputs (row, column in [0, 1]) ->
+10 hidden layers of 100 relu units -> 3 outputs (r, g, b in [0, 1]), on
+scikit-learn's china.jpg resized to 100x100 (10,000 samples).
+
+Two settings, each run by both libraries with identical hyperparameters and the
+same ``random_state`` (so both start from the same weights, see the same shuffles
+and compute the same updates: the final max |weight difference| is printed as a
+check that both did the same work):
+
+* per-sample SGD: ``solver='sgd', batch_size=1, momentum=0, learning_rate_init=0.01``;
+* scikit-learn's defaults: ``solver='adam', batch_size='auto'`` (200).
+
+Protocol: one process, one thread (BLAS pools limited with threadpoolctl).
+Epochs run through ``partial_fit`` and are interleaved (annfast, scikit-learn,
+annfast, ...) so load changes on a shared machine hit both alike; the speed-up
+is the median over epochs of the per-epoch time ratio.  PSNR is measured after
+the last epoch from each library's own ``predict``.
+"""
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn import neural_network as skl
+from threadpoolctl import threadpool_limits
+
+from annfast import paint
+from annfast.sklearn import MLPRegressor
+
+HIDDEN = (100,) * 10
+SETTINGS = {
+    "per-sample SGD": {"solver": "sgd", "batch_size": 1, "momentum": 0.0,
+                       "learning_rate_init": 0.01},
+    "Adam, scikit-learn defaults": {},
+}
+
+
+def painting_data(size):
+    image = paint.load_image(None, size)
+    X = paint.pixel_coordinates(*image.shape[:2])
+    return image, X, image.reshape(-1, 3) / 255.0
+
+
+def psnr_of(estimator, image, X):
+    painted = np.round(np.clip(estimator.predict(X), 0, 1) * 255).astype(np.uint8)
+    return paint.psnr(image, painted.reshape(image.shape))
+
+
+def compare(label, settings, epochs, image, X, Y, seed):
+    """Train both libraries ``epochs`` epochs, interleaved; return a result dict."""
+    models = {
+        "annfast": MLPRegressor(hidden_layer_sizes=HIDDEN,
+                                random_state=np.random.RandomState(seed), **settings),
+        "scikit-learn": skl.MLPRegressor(hidden_layer_sizes=HIDDEN,
+                                         random_state=np.random.RandomState(seed), **settings),
+    }
+    seconds = {name: [] for name in models}
+    for epoch in range(epochs):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.partial_fit(X, Y)
+            seconds[name].append(time.perf_counter() - start)
+        print(f"  {label}: epoch {epoch + 1}/{epochs}  "
+              + "  ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()), file=sys.stderr)
+    ours, theirs = models["annfast"], models["scikit-learn"]
+    diff = max(float(np.max(np.abs(a - b)))
+               for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_))
+    ratios = np.array(seconds["scikit-learn"]) / np.array(seconds["annfast"])
+    return {
+        "label": label,
+        "epochs": epochs,
+        "annfast_s": float(np.median(seconds["annfast"])),
+        "sklearn_s": float(np.median(seconds["scikit-learn"])),
+        "speedup": float(np.median(ratios)),
+        "speedup_range": (float(ratios.min()), float(ratios.max())),
+        "psnr_annfast": psnr_of(ours, image, X),
+        "psnr_sklearn": psnr_of(theirs, image, X),
+        "max_weight_diff": diff,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sklearn_compare",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sgd-epochs", type=int, default=2)
+    parser.add_argument("--adam-epochs", type=int, default=5)
+    parser.add_argument("--size", type=int, default=100, help="image side (default: 100)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    image, X, Y = painting_data(args.size)
+    epochs = {"per-sample SGD": args.sgd_epochs, "Adam, scikit-learn defaults": args.adam_epochs}
+    results = []
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, settings in SETTINGS.items():
+            results.append(compare(label, settings, epochs[label], image, X, Y, args.seed))
+
+    import sklearn
+
+    import annfast
+
+    command = "python -m benchmarks.sklearn_compare " + shlex.join(sys.argv[1:] if argv is None
+                                                                    else argv)
+    print(f"### annfast {annfast.__version__} vs scikit-learn {sklearn.__version__}: painting "
+          f"net [2, 100x10, 3], {len(X)} samples\n")
+    print(f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
+          f"{platform.release()}, Python {platform.python_version()}; one process, one thread.\n")
+    print("| setting | epochs | annfast s/epoch | scikit-learn s/epoch | speed-up (min-max) "
+          "| PSNR annfast | PSNR scikit-learn | max weight diff |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        lo, hi = r["speedup_range"]
+        print(f"| {r['label']} | {r['epochs']} | {r['annfast_s']:.3f} | {r['sklearn_s']:.3f} | "
+              f"{r['speedup']:.2f}x ({lo:.2f}-{hi:.2f}) | {r['psnr_annfast']:.2f} dB | "
+              f"{r['psnr_sklearn']:.2f} dB | {r['max_weight_diff']:.1e} |")
+    print(f"\nCommand: `{command.strip()}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

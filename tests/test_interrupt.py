@@ -1,0 +1,244 @@
+"""Training that diverges or is interrupted loses nothing.
+
+* Divergence (a NaN/inf loss, or parameters that overflow) restores the
+  parameters of the start of the epoch and names the epoch and sample, as an
+  error or, with ``on_divergence='warn'``, a RuntimeWarning.
+* Ctrl-C (KeyboardInterrupt) is noticed by the compiled loop between chunks of
+  samples: ``_kernels.train`` leaves the parameters exactly as after a whole
+  number of samples, long before the end of the epoch, and ``NeuralNet.fit``
+  keeps the parameters of the last completed epoch.
+
+The interrupts come from ``_thread.interrupt_main()`` (what Ctrl-C does) in a
+watcher thread that waits until training has visibly started; the assertions
+are on samples done and parameter bits, never on elapsed time.
+"""
+
+import _thread
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from annfast import NeuralNet, TrainingDivergedError, _kernels
+from annfast.activations import ACTIVATIONS, LOSSES
+
+# -- divergence -------------------------------------------------------------------------
+
+
+def regression_data(n=8, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    return X, X @ rng.normal(size=(d, 1))
+
+
+def exploding_net(seed=4):
+    # A learning rate too large for squared error through two linear layers:
+    # the weights blow up and the loss overflows a few epochs in (epoch 4).
+    return NeuralNet([3, 4, 1], learning_rate=0.25, reg_lambda=0.0, activation="identity",
+                     output="identity", seed=seed)
+
+
+def test_divergence_restores_start_of_epoch_and_raises():
+    X, y = regression_data()
+    probe = exploding_net()
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        probe.fit(X, y, epochs=500, on_divergence="warn")
+    k = len(probe.history_["loss"])  # epochs completed before the divergent one
+    assert 1 <= k < 500, "the setup should diverge after at least one good epoch"
+
+    # The same model fitted for exactly k epochs is where the divergent run must end.
+    after_k = exploding_net().fit(X, y, epochs=k)
+    assert probe._params.tobytes() == after_k._params.tobytes()
+    assert np.isfinite(probe._params).all()
+
+    net = exploding_net()
+    with pytest.raises(TrainingDivergedError) as info:
+        net.fit(X, y, epochs=500)
+    msg = str(info.value)
+    assert f"at epoch {k + 1}, sample " in msg
+    assert f"restored to the start of epoch {k + 1}" in msg
+    assert "learning_rate" in msg
+    assert net._params.tobytes() == after_k._params.tobytes()
+    assert not hasattr(net, "history_")
+    assert not net._lock.locked()
+    assert isinstance(info.value, FloatingPointError)
+
+
+def test_divergence_names_the_offending_sample():
+    X, y = regression_data(n=10)
+    X[6] = 1e200  # finite input whose squared error overflows
+    for shuffle in (False, True):
+        net = NeuralNet([3, 2, 1], output="identity", seed=1)
+        before = net._params.tobytes()
+        with pytest.raises(TrainingDivergedError) as info:
+            net.fit(X, y, epochs=3, shuffle=shuffle)
+        assert "at epoch 1, sample " in str(info.value)
+        assert "of 10 (index 6)" in str(info.value)
+        assert net._params.tobytes() == before
+        if not shuffle:
+            assert "sample 7 of 10" in str(info.value)
+
+
+def test_divergence_warn_stops_and_keeps_good_epochs():
+    X, y = regression_data()
+    net = exploding_net()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.fit(X, y, epochs=500, on_divergence="warn")
+    diverged = [w for w in caught if "training diverged" in str(w.message)]
+    assert len(diverged) == 1
+    assert diverged[0].category is RuntimeWarning
+    assert diverged[0].filename == __file__  # points at the caller, not annfast
+    k = len(net.history_["loss"])
+    assert all(np.isfinite(net.history_["loss"]))
+    assert f"at epoch {k + 1}" in str(diverged[0].message)
+
+
+def test_parameters_overflowing_after_finite_losses_count_as_divergence():
+    # One sample, finite loss 5e19, but lr * gradient overflows the weights.
+    net = NeuralNet([1, 1], learning_rate=1e300, reg_lambda=0.0, output="identity", seed=0)
+    before = net._params.tobytes()
+    with pytest.raises(TrainingDivergedError, match="parameters became NaN or infinite at "
+                                                    "epoch 1"):
+        net.fit([[1.0]], [[1e10]], epochs=1)
+    assert net._params.tobytes() == before
+
+
+def test_train_divergence_warns_too():
+    X, y = regression_data()
+    net = exploding_net()
+    pairs = list(zip(X, y))
+    with pytest.warns(RuntimeWarning, match="restored to the start of epoch"):
+        history = net.train(pairs, epochs=500, verbose=False, on_divergence="warn")
+    assert np.isfinite(net._params).all()
+    assert len(history["loss"]) >= 1
+
+
+# -- Ctrl-C -----------------------------------------------------------------------------
+
+
+class Interrupter(threading.Thread):
+    """Calls _thread.interrupt_main() once ``ready()`` turns true (polled).
+
+    The main thread must be running the code to interrupt by then; ``fired``
+    records whether the interrupt was sent.
+    """
+
+    def __init__(self, ready):
+        super().__init__(daemon=True)
+        self.ready = ready
+        self.fired = threading.Event()
+        self.stop = threading.Event()
+        self.seen = None
+
+    def run(self):
+        while not self.stop.is_set():
+            seen = self.ready()
+            if seen is not None:
+                self.seen = seen
+                _thread.interrupt_main()
+                self.fired.set()
+                return
+            time.sleep(0.0005)
+
+
+def big_kernel_problem(n_rows=64, n_order=2_000_000, seed=0):
+    """One dense layer of 99 -> 40 (4,000 parameters) and a 2M-sample epoch."""
+    rng = np.random.default_rng(seed)
+    sizes = [99, 40]
+    arch = _kernels.Arch(sizes, [ACTIVATIONS["sigmoid"]], LOSSES["bce"])
+    params = rng.normal(0.0, 0.1, size=arch.n_params)
+    X = rng.normal(size=(n_rows, sizes[0]))
+    Y = (rng.random((n_rows, sizes[1])) < 0.5).astype(np.float64)
+    order = rng.integers(0, n_rows, size=n_order)
+    return arch, params, X, Y, order
+
+
+def test_kernel_notices_ctrl_c_between_chunks_and_keeps_whole_samples():
+    arch, params, X, Y, order = big_kernel_problem()
+    start = params.copy()
+    empty = np.empty(0)
+    watcher = Interrupter(lambda: True if not np.array_equal(params, start) else None)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _kernels.train(arch, params, empty, X, Y, order, 1, "sgd", 0.01, 0.001)
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    assert watcher.fired.is_set()
+
+    # Replay from the start, one sample at a time, until the parameters match:
+    # they must be exactly the state after some whole number m of samples.
+    replay = start.copy()
+    m = 0
+    while not np.array_equal(replay, params):
+        assert m < len(order), "interrupted parameters match no sample boundary"
+        _kernels.train(arch, replay, empty, X, Y, order[m:m + 1], 1, "sgd", 0.01, 0.001)
+        m += 1
+    assert replay.tobytes() == params.tobytes()
+    print(f"interrupted after {m} of {len(order)} samples")
+    assert 0 < m < len(order) // 10, f"stopped after {m} of {len(order)} samples"
+
+
+def test_fit_interrupted_keeps_last_completed_epoch():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30_000, 20))
+    y = rng.integers(0, 10, size=30_000)
+
+    def make():
+        return NeuralNet([20, 200, 10], learning_rate=0.01, seed=5)
+
+    net = make()
+    initial = net._params.tobytes()
+
+    def ready():
+        # Fire as soon as epoch 1 has been published: fit replaces the parameters
+        # only when an epoch completes.
+        current = net._params.tobytes()
+        return current if current != initial else None
+
+    watcher = Interrupter(ready)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            net.fit(X, y, epochs=1000)
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    assert watcher.fired.is_set()
+    assert net._params.tobytes() == watcher.seen  # nothing of the interrupted epoch
+    assert [w.tobytes() for w in net.weights] == [
+        w.tobytes() for w in make().fit(X, y, epochs=1).weights]
+    assert not hasattr(net, "history_")
+    assert not net._lock.locked()
+    net.fit(X[:100], y[:100], epochs=1)  # usable afterwards
+    assert np.isfinite(net._params).all()
+
+
+def test_fit_interrupted_in_first_epoch_leaves_model_untouched():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30_000, 20))
+    y = rng.integers(0, 10, size=30_000)
+    net = NeuralNet([20, 200, 10], learning_rate=0.01, seed=6)
+    before = net._params.tobytes()
+
+    def ready():
+        # The lock is taken right before the first epoch starts.
+        return True if net._lock.locked() else None
+
+    watcher = Interrupter(ready)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            net.fit(X, y, epochs=1)
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    assert watcher.fired.is_set()
+    assert net._params.tobytes() == before
+    assert [w.tobytes() for w in net.weights] == [
+        w.tobytes() for w in NeuralNet([20, 200, 10], seed=6).weights]
+    assert not net._lock.locked()
