@@ -510,6 +510,14 @@ _PARAMS_DOC = """
     n_layers_ : int
     n_outputs_ : int
     out_activation_ : str
+
+    Notes
+    -----
+    Differences from scikit-learn: no 'lbfgs' solver and no ``sample_weight``
+    (the kernels have neither); sparse X is accepted but densified.  ``loss_``
+    adds the L2 term once per batch, as scikit-learn does, but evaluates it at
+    the end-of-epoch weights (scikit-learn uses each batch's weights), so with
+    ``alpha > 0`` the reported losses differ slightly while the weights agree.
 """
 
 

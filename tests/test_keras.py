@@ -323,6 +323,35 @@ def test_mse_gradient_is_keras_gradient(seeded):
     assert history.history["loss"][0] == pytest.approx(mean_loss, rel=1e-12)
 
 
+KERAS_TO_KERNEL_LOSS = {"mse": ("mse", lambda k: 2 / k),
+                        "binary_crossentropy": ("bce", lambda k: 1 / k),
+                        "categorical_crossentropy": ("ce", lambda k: 1.0)}
+
+
+@pytest.mark.parametrize("out_act, loss", [
+    ("sigmoid", "mse"), ("softmax", "mse"), ("tanh", "mse"), ("relu", "mse"),
+    ("softmax", "binary_crossentropy"), ("sigmoid", "categorical_crossentropy"),
+])
+def test_unmatched_output_pairs_match_reference(seeded, out_act, loss):
+    """Output activations not paired with the loss go through the general derivative
+    path; per-sample SGD still equals the reference with Keras' loss scaling."""
+    X = seeded.normal(size=(30, 3))
+    Y = np.eye(3)[seeded.integers(0, 3, size=30)] * 0.8 + 0.1
+    model = keras.Sequential([layers.Dense(4, input_dim=3, activation="tanh", dtype="float64"),
+                              layers.Dense(3, activation=out_act)])
+    model.compile(loss=loss, optimizer=optimizers.SGD(learning_rate=0.1))
+    weights, biases = _to_reference(model)
+    history = model.fit(X, Y, batch_size=1, epochs=1, shuffle=False, verbose=0)
+    kernel_loss, scale = KERAS_TO_KERNEL_LOSS[loss]
+    mean_loss = reference.sgd_epoch(weights, biases, ["tanh", out_act], kernel_loss, X, Y,
+                                    np.arange(30), 0.1, loss_scale=scale(3))
+    got_w, got_b = _to_reference(model)
+    for i in range(2):
+        np.testing.assert_allclose(got_w[i], weights[i], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got_b[i], biases[i], rtol=0, atol=1e-10)
+    assert history.history["loss"][0] == pytest.approx(mean_loss, rel=1e-12)
+
+
 def _keras_update(kind, p, g, state, cfg, t):
     """Keras' update rules (keras/src/optimizers), written out in NumPy."""
     lr = cfg["learning_rate"]

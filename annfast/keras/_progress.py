@@ -68,6 +68,11 @@ class Progress:
         self.last_draw = now
         self._write("\r" + self._bar_line(step, logs, now - self.start))
 
+    def abort(self):
+        """End a bar left half drawn (training stopped early)."""
+        if self.verbose == 1 and self.dynamic and self.last_draw:
+            self._write("\n")
+
     def finish(self, logs):
         """Print the final line of the pass; return the seconds it took."""
         elapsed = time.perf_counter() - self.start

@@ -420,6 +420,7 @@ class Sequential:
                 status, loss_sum, done = self._train_epoch(
                     arch, work, work_state, X, Y, order, batch_size, opt_args, progress)
                 if status != _kernels.OK:
+                    progress.abort()
                     warnings.warn(
                         f"the loss became NaN or infinite at epoch {epoch + 1}, sample "
                         f"{done + 1} of {n}; training stopped and the weights are those of the "

@@ -47,9 +47,10 @@ class Optimizer:
             return np.zeros(2 * n_params, dtype=dtype)
         if self._state.shape != (2 * n_params,) or self._state.dtype != np.dtype(dtype):
             raise ValueError(f"this {type(self).__name__} instance already holds the state of "
-                             f"another model ({self._state.size // 2} {self._state.dtype} "
-                             f"parameters, this model has {n_params} {np.dtype(dtype).name}); "
-                             "give compile() a new optimizer")
+                             f"another model, or of this model before layers were added "
+                             f"({self._state.size // 2} {self._state.dtype} parameters; the "
+                             f"model has {n_params} {np.dtype(dtype).name}); give compile() a "
+                             "new optimizer")
         return self._state
 
     def get_config(self):

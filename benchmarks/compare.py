@@ -1,0 +1,307 @@
+"""Side-by-side comparison of annfast with NumPy, scikit-learn and PyTorch.
+
+Run from the repository root::
+
+    python -m benchmarks.compare --quick      # under a minute, small epochs
+    python -m benchmarks.compare              # the full run behind RESULTS.md
+    python -m benchmarks.compare --results    # ... and rewrite RESULTS.md + plots
+
+Protocol: one process, one thread for every contender (BLAS and OpenMP pools
+limited with threadpoolctl, ``torch.set_num_threads(1)``).  For each workload
+every contender first trains one untimed warm-up epoch, then the timed epochs
+are interleaved A B C A B C ... so that load changes on a shared machine hit
+all contenders alike; each figure is a median with its min-max over the
+repeats, and the ratios are computed per repeat between neighbours in time.
+After the last epoch every contender's loss and accuracy are computed with the
+same formulas, so nobody can win by doing less work.
+
+Output: a Markdown report on stdout (also ``benchmarks/out/compare.md``), every
+repeat in JSON (``benchmarks/out/compare.json`` or ``--json PATH``) and PNG
+plots (``benchmarks/out/*.png``; with ``--results`` also ``benchmarks/plots/``).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from benchmarks import contenders as C
+from benchmarks import memory, report
+from benchmarks import workloads as W
+from benchmarks.machine import machine_info, machine_line
+from benchmarks.stats import cost_exponent, spread
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(HERE, "out")
+
+#: Run sizes.  "full" trains on the whole tutorial split (3,500 images) and the
+#: whole 100 x 100 image; "quick" keeps every workload but shrinks the epochs.
+MODES = {
+    "full": {"repeats": 5, "mnist_n": None, "painting_n": None, "sweep_n": 1000,
+             "widths": W.WIDTHS, "depths": W.DEPTHS, "predict_n": 10_000,
+             "threads_n": None, "traced_sizes": (1000, 3500), "rss_sizes": (1000, 10_000),
+             "rss_epochs": 5},
+    "quick": {"repeats": 5, "mnist_n": 500, "painting_n": 300, "sweep_n": 100,
+              "widths": (16, 64, 256), "depths": (1, 3, 10), "predict_n": 10_000,
+              "threads_n": 2000, "traced_sizes": (300, 900), "rss_sizes": (1000, 10_000),
+              "rss_epochs": None},
+}
+
+
+_T0 = time.perf_counter()
+
+
+def log(*args):
+    """Progress on stderr, with the seconds elapsed since the start."""
+    print(f"[{time.perf_counter() - _T0:6.1f} s]", *args, file=sys.stderr, flush=True)
+
+
+def single_thread():
+    """Context limiting every thread pool (BLAS, OpenMP, PyTorch) to one thread."""
+    stack = contextlib.ExitStack()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        log("threadpoolctl is not installed: BLAS threads are NOT limited "
+            "(pip install threadpoolctl)")
+    else:
+        stack.enter_context(threadpool_limits(limits=1))
+    torch = C._torch()
+    if torch is not None:
+        torch.set_num_threads(1)
+    return stack
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def run_training(task, classes, repeats, evaluate=True):
+    """Train every contender on task, interleaved; return the workload's result dict."""
+    params = C.initial_params(task)
+    built = [cls(task, params) for cls in classes]
+    rng = np.random.default_rng(W.SEED)
+    n = task.n_train
+    order = rng.permutation(n)
+    for c in built:  # warm-up epoch: caches, lazy imports, first-call allocations
+        c.train_epoch(order)
+    seconds = {c.key: [] for c in built}
+    for _ in range(repeats):
+        order = rng.permutation(n)  # the same order for all who take one
+        for c in built:
+            seconds[c.key].append(_timed(c.train_epoch, order))
+    results = {}
+    for c in built:
+        entry = {"label": c.label, "dtype": np.dtype(c.dtype).name,
+                 "seconds": seconds[c.key], "samples_per_s": [n / s for s in seconds[c.key]]}
+        if evaluate:
+            out_eval = c.outputs(task.X_eval) if task.is_classifier else None
+            entry["loss"], entry["accuracy"] = W.evaluate(task, c.outputs(task.X), out_eval)
+        results[c.key] = entry
+    return {"name": task.name, "title": task.title, "sizes": list(task.sizes),
+            "n_train": n, "n_weights": task.n_weights, "density": task.density,
+            "lr": task.lr, "mu": task.mu, "epochs": repeats + 1, "results": results}
+
+
+def run_prediction(n_pred, repeats):
+    """Time outputs() on n_pred MNIST rows for every prediction contender."""
+    task = W.mnist_task(False, n_train=500, name="predict")
+    X_all = np.concatenate([task.X, task.X_eval, W.mnist_splits(False)[0][0]])
+    Xp = np.ascontiguousarray(np.resize(X_all, (n_pred, X_all.shape[1])))
+    classes, _ = C.available(C.PREDICTION)
+    params = C.initial_params(task)
+    built = [cls(task, params) for cls in classes]
+    inputs = {}
+    order = np.arange(task.n_train)
+    for c in built:
+        if c.trains:  # a fitted model (scikit-learn needs one); speed does not depend on it
+            c.train_epoch(order)
+        inputs[c.key] = np.ascontiguousarray(Xp, dtype=c.dtype)  # cast outside the timings
+        c.outputs(inputs[c.key][:100])
+    seconds = {c.key: [] for c in built}
+    for _ in range(repeats):
+        for c in built:
+            seconds[c.key].append(_timed(c.outputs, inputs[c.key]))
+    results = {c.key: {"label": c.label, "dtype": np.dtype(c.dtype).name,
+                       "seconds": seconds[c.key],
+                       "samples_per_s": [n_pred / s for s in seconds[c.key]]} for c in built}
+    return {"name": "predict", "title": f"prediction of {n_pred:,} samples, [784, 32, 10]",
+            "sizes": list(task.sizes), "n_train": n_pred, "n_weights": task.n_weights,
+            "density": float(np.count_nonzero(Xp) / Xp.size), "results": results}
+
+
+def run_threads(task, repeats):
+    """Two annfast models trained in two threads vs one after the other.
+
+    Returns {dtype: {"serial": [...], "parallel": [...]}} seconds for two epochs'
+    worth of work (one per model); throughput ratio = serial / parallel.
+    """
+    out = {}
+    params = C.initial_params(task)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for cls in (C.AnnfastF64, C.AnnfastF32):
+            a, b = cls(task, params), cls(task, params)
+            a.train_epoch(None)
+            b.train_epoch(None)
+
+            def serial(a=a, b=b):
+                a.train_epoch(None)
+                b.train_epoch(None)
+
+            def parallel(a=a, b=b):
+                for f in [pool.submit(a.train_epoch, None), pool.submit(b.train_epoch, None)]:
+                    f.result()
+
+            times = {"serial": [], "parallel": []}
+            for _ in range(repeats):
+                times["serial"].append(_timed(serial))
+                times["parallel"].append(_timed(parallel))
+            out[np.dtype(cls.dtype).name] = times
+    return {"title": f"two {list(task.sizes)} models, {task.n_train:,} samples each, "
+                     "2 threads vs 1", "n_train": task.n_train, "times": out}
+
+
+def run_sweep(tasks, classes, repeats):
+    points = []
+    for task in tasks:
+        log(f"  {task.name}: {list(task.sizes)[:3]}{'...' if len(task.sizes) > 3 else ''}")
+        points.append(run_training(task, classes, repeats, evaluate=False))
+    return points
+
+
+def exponents(sweeps):
+    """{contender: {sweep: p, 'all': p}}: cost exponents fitted over the sweep points."""
+    result = {}
+    for sweep_name, points in sweeps.items():
+        for p in points:
+            for key, r in p["results"].items():
+                med, _, _ = spread(r["seconds"])
+                d = result.setdefault(key, {"label": r["label"], "points": []})
+                d["points"].append((sweep_name, p["n_weights"], med / p["n_train"]))
+    for d in result.values():
+        for sweep_name in list(sweeps) + ["all"]:
+            pts = [pt for pt in d["points"] if sweep_name in ("all", pt[0])]
+            d[sweep_name] = cost_exponent([pt[1] for pt in pts], [pt[2] for pt in pts])
+    return result
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare",
+        description="annfast vs NumPy, scikit-learn and PyTorch, side by side, one thread.")
+    parser.add_argument("--quick", action="store_true",
+                        help="small epochs and sweeps: under a minute")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed repeats per contender (default 5; at least 5 for the "
+                             "report's medians)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated contender keys to run (annfast-f64 is always "
+                             f"kept): {', '.join(c.key for c in C.TRAINING)}")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated parts to leave out: training, painting, "
+                             "sweeps, predict, threads, memory")
+    parser.add_argument("--json", default=None, help="write the JSON here instead of "
+                        "benchmarks/out/compare.json")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
+    parser.add_argument("--results", action="store_true",
+                        help="also rewrite the generated part of benchmarks/RESULTS.md and "
+                             "the plots in benchmarks/plots/")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    cfg = dict(MODES[mode])
+    if args.repeats is not None:
+        if args.repeats < 1:
+            raise SystemExit("--repeats must be >= 1")
+        cfg["repeats"] = args.repeats
+    repeats = cfg["repeats"]
+    skip = {s for s in args.skip.split(",") if s}
+    only = None
+    if args.only:
+        only = {k for k in args.only.split(",") if k} | {"annfast-f64"}
+        unknown = only - set(C.BY_KEY)
+        if unknown:
+            raise SystemExit(f"--only: unknown contender(s) {sorted(unknown)}; "
+                             f"known: {sorted(C.BY_KEY)}")
+    command = "python -m benchmarks.compare" + "".join(" " + shlex.quote(a) for a in argv)
+    t_start = time.perf_counter()
+
+    classes, skipped = C.available(C.TRAINING, only)
+    for key, reason in skipped.items():
+        log(f"{key}: {reason}")
+    doc = {"command": command, "mode": mode, "settings": {k: list(v) if isinstance(v, tuple)
+                                                          else v for k, v in cfg.items()},
+           "skipped": skipped, "workloads": {}, "sweeps": {}}
+
+    with single_thread():
+        doc["machine"] = machine_info()
+        log(machine_line(doc["machine"]))
+        tasks = []
+        if "training" not in skip:
+            tasks += [W.mnist_task(False, n_train=cfg["mnist_n"]),
+                      W.mnist_task(True, n_train=cfg["mnist_n"])]
+        if "painting" not in skip:
+            tasks.append(W.painting_task(n_train=cfg["painting_n"]))
+        for task in tasks:
+            log(f"training: {task.title}, {task.n_train:,} samples x {repeats + 1} epochs")
+            doc["workloads"][task.name] = run_training(task, classes, repeats)
+        if "predict" not in skip:
+            log(f"prediction: {cfg['predict_n']:,} samples")
+            doc["workloads"]["predict"] = run_prediction(cfg["predict_n"], repeats)
+        if "sweeps" not in skip:
+            log(f"width sweep: [784, h, 10], {cfg['sweep_n']} samples per epoch")
+            doc["sweeps"]["width"] = run_sweep(W.width_sweep(cfg["sweep_n"], cfg["widths"]),
+                                               classes, repeats)
+            log(f"depth sweep: [2, 100 x d, 3], {cfg['sweep_n']} samples per epoch")
+            doc["sweeps"]["depth"] = run_sweep(W.depth_sweep(cfg["sweep_n"], cfg["depths"]),
+                                               classes, repeats)
+            doc["exponents"] = exponents(doc["sweeps"])
+        if "threads" not in skip:
+            log("threads: two models at once")
+            doc["threads"] = run_threads(W.mnist_task(False, n_train=cfg["threads_n"]), repeats)
+        if "memory" not in skip:
+            log("memory: tracemalloc and peak RSS (subprocesses)")
+            rss_runs = [(n, 1) for n in cfg["rss_sizes"]]
+            if cfg["rss_epochs"]:  # peak memory must not depend on the number of epochs
+                rss_runs.append((cfg["rss_sizes"][-1], cfg["rss_epochs"]))
+            doc["memory"] = {
+                "traced": [memory.traced_bytes(cfg["traced_sizes"], dtype)
+                           for dtype in (np.float64, np.float32)],
+                "rss": [memory.peak_rss(n, epochs) for n, epochs in rss_runs],
+            }
+    doc["seconds_total"] = time.perf_counter() - t_start
+    doc["machine"]["load_average_end"] = list(os.getloadavg())
+
+    os.makedirs(OUT_DIR, exist_ok=True)
+    json_path = args.json or os.path.join(OUT_DIR, "compare.json")
+    with open(json_path, "w") as f:
+        json.dump(doc, f, indent=1)
+    plots = {}
+    if not args.no_plots and doc["sweeps"]:
+        plot_dirs = [OUT_DIR] + ([os.path.join(HERE, "plots")] if args.results else [])
+        plots = report.plot_sweeps(doc, plot_dirs)
+    text = report.markdown(doc, plots)
+    with open(os.path.join(OUT_DIR, "compare.md"), "w") as f:
+        f.write(text)
+    print(text)
+    if args.results:
+        report.update_results(os.path.join(HERE, "RESULTS.md"),
+                              report.markdown(doc, plots, plot_prefix="plots/"))
+        log("updated benchmarks/RESULTS.md")
+    log(f"JSON: {json_path}; total {doc['seconds_total']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""Render a comparison run (the JSON document of compare.py) as Markdown and PNG."""
+
+import os
+import re
+
+import numpy as np
+
+from benchmarks.machine import machine_line
+from benchmarks.stats import fmt_rate, fmt_ratio, fmt_spread, paired_ratios, spread
+
+BASE = "annfast-f64"
+
+#: The performance issue's targets: (workload, what, fast key, slow key, target, stretch).
+TARGETS = (
+    ("mnist-dense", "[784, 32, 10] dense inputs, x tutorial-style loop",
+     "annfast-f64", "tutorial", 12.0, 18.0),
+    ("mnist-dense", "[784, 32, 10] dense inputs, x tutorial-style loop",
+     "annfast-f32", "tutorial", 20.0, None),
+    ("mnist-binary", "[784, 32, 10] binarised MNIST, x tutorial-style loop",
+     "annfast-f64", "tutorial", 45.0, None),
+    ("mnist-binary", "[784, 32, 10] binarised MNIST, x tutorial-style loop",
+     "annfast-f32", "tutorial", 65.0, None),
+    ("painting", "[2, 100x10, 3] painting net, x tutorial-style loop",
+     "annfast-f64", "tutorial", 11.0, None),
+    ("painting", "[2, 100x10, 3] painting net, x tutorial-style loop",
+     "annfast-f32", "tutorial", 16.0, None),
+    ("mnist-dense", "[784, 32, 10] dense inputs, x PyTorch per-sample",
+     "annfast-f64", "torch-f64", 40.0, None),
+    ("mnist-dense", "[784, 32, 10] dense inputs, x PyTorch per-sample",
+     "annfast-f32", "torch-f32", 60.0, None),
+    ("predict", "prediction of 10,000 samples, x NumPy matmul forward",
+     "annfast-f64", "numpy-matmul-f64", 1.0, None),
+    ("predict", "prediction of 10,000 samples, x NumPy matmul forward",
+     "annfast-f32", "numpy-matmul-f32", 1.0, None),
+)
+THREADS_TARGET = 1.8
+
+
+def _ratio_spread(results, fast, slow):
+    """Paired per-repeat speed-ups of fast over slow: (median, min, max) or None."""
+    if fast not in results or slow not in results:
+        return None
+    return spread(paired_ratios(results[fast]["seconds"], results[slow]["seconds"]))
+
+
+def _status(measured, target, stretch=None):
+    if measured >= target:
+        if stretch and measured >= stretch:
+            return "met, stretch met"
+        return "met" + (f" (stretch {stretch:g}x: needs {stretch / measured:.2f}x more)"
+                        if stretch else "")
+    return f"missed: needs {target / measured:.2f}x more"
+
+
+def targets_rows(doc):
+    """[(what, dtype, target text, measured text, status)] for every target measured."""
+    rows = []
+    for workload, what, fast, slow, target, stretch in TARGETS:
+        w = doc["workloads"].get(workload)
+        r = _ratio_spread(w["results"], fast, slow) if w else None
+        dtype = "float32" if fast.endswith("f32") else "float64"
+        tgt = f">= {target:g}x" + (f" (stretch {stretch:g}x)" if stretch else "")
+        if r is None:
+            rows.append((what, dtype, tgt, "not measured", f"{slow} or {fast} not run"))
+            continue
+        med, lo, hi = r
+        rows.append((what, dtype, tgt, f"{fmt_ratio(med)}x [{fmt_ratio(lo)}-{fmt_ratio(hi)}]",
+                     _status(med, target, stretch)))
+    threads = doc.get("threads")
+    if threads:
+        for dtype, t in threads["times"].items():
+            med, lo, hi = spread(paired_ratios(t["parallel"], t["serial"]))
+            rows.append(("two models in two threads, x one thread", dtype,
+                         f">= {THREADS_TARGET:g}x",
+                         f"{fmt_ratio(med)}x [{fmt_ratio(lo)}-{fmt_ratio(hi)}]",
+                         _status(med, THREADS_TARGET)))
+    return rows
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def workload_table(w):
+    """Markdown table of one workload: speed, paired speed-up of annfast f64, quality."""
+    results = w["results"]
+    has_quality = any("loss" in r for r in results.values())
+    header = ["contender", "samples/s median [min-max]", "annfast f64 speed-up"]
+    if has_quality:
+        header += ["final training loss", "held-out accuracy"]
+    rows = []
+    for key, r in results.items():
+        ratio = _ratio_spread(results, BASE, key)
+        row = [r["label"], fmt_spread(r["samples_per_s"]),
+               "n/a" if ratio is None else
+               f"{fmt_ratio(ratio[0])}x [{fmt_ratio(ratio[1])}-{fmt_ratio(ratio[2])}]"]
+        if has_quality:
+            acc = r.get("accuracy")
+            row += [f"{r['loss']:.4f}" if "loss" in r else "",
+                    "" if acc is None else f"{100 * acc:.1f}%"]
+        rows.append(row)
+    return _table(header, rows)
+
+
+def _workload_heading(w):
+    parts = [f"{w['n_train']:,} samples per epoch"]
+    if "epochs" in w:
+        parts.append(f"{w['epochs']} epochs (1 warm-up + {w['epochs'] - 1} timed)")
+    parts.append(f"{100 * w['density']:.0f}% non-zero inputs")
+    if "lr" in w:
+        parts.append(f"lr {w['lr']:g}, L2 mu {w['mu']:.3g} per sample")
+    return f"### {w['title']}\n\n" + ", ".join(parts) + "."
+
+
+def sweep_table(points, param):
+    """Median samples/s of every contender at every sweep point."""
+    keys = list(points[0]["results"])
+    labels = [points[0]["results"][k]["label"] for k in keys]
+    header = [param, "weights"] + labels
+    rows = []
+    for p in points:
+        value = p["name"].split("-", 1)[1]
+        rows.append([value, f"{p['n_weights']:,}"]
+                    + [fmt_rate(spread(p["results"][k]["samples_per_s"])[0]) for k in keys])
+    return _table(header, rows)
+
+
+def exponent_table(exps, sweeps):
+    header = ["contender"] + [f"{s} sweep" for s in sweeps] + ["all points"]
+    rows = [[d["label"]] + [f"{d[s]:.2f}" for s in list(sweeps) + ["all"]]
+            for d in exps.values()]
+    return _table(header, rows)
+
+
+def memory_section(mem):
+    out = ["Traced bytes (tracemalloc) of training epochs of the tutorial net, after a "
+           "warm-up epoch, at two epoch sizes: `per sample` is the slope between them "
+           "(what each extra sample costs), `per call` the intercept (buffers whose size "
+           "depends on the network, not the data).", ""]
+    rows = []
+    names = {"fit": "`NeuralNet.fit(X, Y, epochs=1)`",
+             "fit_5_epochs": "`NeuralNet.fit(X, Y, epochs=5)`",
+             "kernel": "`_kernels.train` (one call, prepared order)"}
+    for t in mem["traced"]:
+        for path, name in names.items():
+            d = t[path]
+            rows.append([name, t["dtype"], f"{d['per_sample']:.1f}",
+                         f"{d['per_call'] / 1024:.1f} KiB",
+                         " / ".join(f"{b / 1024:.0f} KiB" for b in d["bytes"])])
+    sizes = mem["traced"][0]["sizes"]
+    out.append(_table(["path", "dtype", "bytes per sample", "bytes per call",
+                       f"peak at {sizes[0]:,} / {sizes[1]:,} samples"], rows))
+    out += ["", "Peak RSS of `NeuralNet.fit` on the tutorial net, each in a fresh process; "
+            "the high-water mark is reset after the data is built, so `growth` is what "
+            "training itself adds.", ""]
+    rows = [[f"{r['n_samples']:,}", r["epochs"], f"{r['data_kb'] / 1024:.1f} MiB",
+             f"{r['rss_before_kb'] / 1024:.1f} MiB", f"{r['peak_rss_kb'] / 1024:.1f} MiB",
+             "n/a" if r["growth_kb"] is None else f"{r['growth_kb'] / 1024:.1f} MiB"]
+            for r in mem["rss"]]
+    out.append(_table(["samples", "epochs", "data (X, Y)", "RSS before training",
+                       "peak RSS", "growth"], rows))
+    return "\n".join(out)
+
+
+def threads_section(threads):
+    rows = []
+    for dtype, t in threads["times"].items():
+        ratio = spread(paired_ratios(t["parallel"], t["serial"]))
+        rows.append([dtype, fmt_spread(t["serial"], lambda v: f"{v:.3f}"),
+                     fmt_spread(t["parallel"], lambda v: f"{v:.3f}"),
+                     f"{fmt_ratio(ratio[0])}x [{fmt_ratio(ratio[1])}-{fmt_ratio(ratio[2])}]"])
+    return (f"{threads['title']}: seconds to train both, one after the other vs at once.\n\n"
+            + _table(["dtype", "serial s", "2 threads s", "throughput ratio"], rows))
+
+
+def markdown(doc, plots=None, plot_prefix=""):
+    """The whole report as Markdown.  ``plots``: {name: file name} to embed."""
+    m = doc["machine"]
+    load = m.get("load_average") or [float("nan")] * 3
+    load_end = m.get("load_average_end") or [float("nan")] * 3
+    out = ["## Machine and command", "",
+           f"Machine: {machine_line(m)}", "",
+           f"Command: `{doc['command']}` ({doc['mode']} mode, {doc['settings']['repeats']} "
+           f"timed repeats per figure after a warm-up; {doc['seconds_total']:.0f} s in all; "
+           f"1-minute load average {load[0]:.2f} at the start, {load_end[0]:.2f} at the end).",
+           ""]
+    for key, reason in doc.get("skipped", {}).items():
+        out.append(f"- {key}: {reason}")
+    if doc.get("skipped"):
+        out.append("")
+    rows = targets_rows(doc)
+    if rows:
+        out += ["## Performance targets (issue 4)", "",
+                "Speed-ups are paired: the median [min-max] over repeats of the ratio of "
+                "the two contenders' times in the same repeat.", "",
+                _table(["workload", "dtype", "target", "measured", "status"], rows), ""]
+    out += ["## Training throughput", "",
+            "Per-sample SGD, one thread each.  `annfast f64 speed-up` = how many times "
+            "faster annfast float64 trained than that contender, paired per repeat.", ""]
+    for name, w in doc["workloads"].items():
+        if name == "predict":
+            continue
+        out += [_workload_heading(w), "", workload_table(w), ""]
+    if "predict" in doc["workloads"]:
+        w = doc["workloads"]["predict"]
+        out += ["## Prediction", "", f"### {w['title']}", "", workload_table(w), ""]
+    if doc.get("sweeps"):
+        out += ["## Cost growth", "",
+                "Exponent p of time per sample ~ (number of weights)^p, least squares on "
+                "log-log over the sweep points (p = 1: cost proportional to the weights; "
+                "p < 1: fixed per-sample overhead still dominates).", "",
+                exponent_table(doc["exponents"], doc["sweeps"]), ""]
+        params = {"width": "h in [784, h, 10] (dense MNIST)",
+                  "depth": "d in [2, 100 x d, 3] (painting data)"}
+        for sweep, points in doc["sweeps"].items():
+            out += [f"### Throughput vs {sweep} (samples/s, median; "
+                    f"{points[0]['n_train']:,} samples per timed epoch)", "",
+                    sweep_table(points, params.get(sweep, sweep)), ""]
+            if plots and sweep in plots:
+                out += [f"![throughput vs {sweep}]({plot_prefix}{plots[sweep]})", ""]
+    if doc.get("threads"):
+        out += ["## Two models in two threads", "", threads_section(doc["threads"]), ""]
+    if doc.get("memory"):
+        out += ["## Memory", "", memory_section(doc["memory"]), ""]
+    return "\n".join(out)
+
+
+def plot_sweeps(doc, directories):
+    """Draw throughput vs width and vs depth (log-log, min-max bars) into each directory.
+
+    Returns {sweep name: file name}; nothing if matplotlib is missing.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    names = {}
+    xlabels = {"width": "hidden width h of [784, h, 10]",
+               "depth": "hidden layers d of [2, 100 x d, 3]"}
+    for sweep, points in doc["sweeps"].items():
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        x = [int(p["name"].split("-", 1)[1]) for p in points]
+        for key in points[0]["results"]:
+            stats = np.array([spread(p["results"][key]["samples_per_s"]) for p in points])
+            med, lo, hi = stats.T
+            ax.errorbar(x, med, yerr=[med - lo, hi - med], marker="o", capsize=3,
+                        label=points[0]["results"][key]["label"])
+        ax.set_xscale("log", base=2 if sweep == "width" else 10)
+        ax.set_yscale("log")
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(v) for v in x])
+        ax.set_xlabel(xlabels.get(sweep, sweep))
+        ax.set_ylabel("training samples per second (one thread)")
+        ax.set_title(f"Per-sample SGD throughput vs {sweep} (median, min-max)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        name = f"{sweep}.png"
+        for d in directories:
+            os.makedirs(d, exist_ok=True)
+            fig.savefig(os.path.join(d, name), dpi=110)
+        plt.close(fig)
+        names[sweep] = name
+    return names
+
+
+BEGIN = "<!-- compare:begin (generated by python -m benchmarks.compare --results) -->"
+END = "<!-- compare:end -->"
+
+
+def update_results(path, text):
+    """Replace the generated block of RESULTS.md with text; keep the hand-written rest."""
+    block = f"{BEGIN}\n\n{text.rstrip()}\n\n{END}"
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = "# annfast benchmark results\n\n"
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    new = pattern.sub(lambda _: block, old) if pattern.search(old) else \
+        old.rstrip() + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(new)
