@@ -29,7 +29,7 @@ extensions = [
         sources=["annfast/_kernels.pyx", "csrc/af_kernels.c"],
         include_dirs=["csrc", np.get_include()],
         depends=[os.path.join("csrc", f) for f in os.listdir("csrc")],
-        extra_compile_args=["-O3", "-std=c99", *EXTRA_CFLAGS],
+        extra_compile_args=["-O3", "-std=gnu99", *EXTRA_CFLAGS],
         extra_link_args=[f for f in EXTRA_CFLAGS if f.startswith("-fsanitize")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     )

@@ -26,6 +26,12 @@ cdef extern from "af.h" nogil:
         AF_OPT_RMSPROP
         AF_N_OPT
 
+    cdef enum af_isa:
+        AF_ISA_BASELINE
+        AF_ISA_AVX2
+        AF_ISA_AVX512
+        AF_N_ISA
+
     cdef enum af_status:
         AF_OK
         AF_E_NONFINITE
@@ -38,6 +44,7 @@ cdef extern from "af.h" nogil:
         int32_t loss
         double slope
         double loss_scale
+        int32_t isa
 
     ctypedef struct af_opt:
         int32_t kind
@@ -50,6 +57,7 @@ cdef extern from "af.h" nogil:
         double epsilon
         int64_t t
 
+    int af_cpu_isa()
     int64_t af_n_params(const af_net *net)
     int64_t af_max_width(const af_net *net)
     int64_t af_sum_width(const af_net *net)
@@ -67,6 +75,27 @@ cdef extern from "af.h" nogil:
                      const double *X, const double *Y, const int64_t *order, int64_t n_order,
                      int64_t batch_size, double *grad, double *scratch, double *loss_sum,
                      int64_t *n_done)
+
+    int af_sgd_f32(const af_net *net, double lr, double mu, float *params, double *scales,
+                   const float *X, const float *Y, const int64_t *order, int64_t n_order,
+                   float *scratch, double *loss_sum, int64_t *n_done)
+    int af_sgd_f64(const af_net *net, double lr, double mu, double *params, double *scales,
+                   const double *X, const double *Y, const int64_t *order, int64_t n_order,
+                   double *scratch, double *loss_sum, int64_t *n_done)
+    void af_fold_scales_f32(const af_net *net, float *params, double *scales)
+    void af_fold_scales_f64(const af_net *net, double *params, double *scales)
+    int af_sgd_sparse_f32(const af_net *net, double lr, double mu, float *params, float *wt0,
+                          double *scales, const float *data, const int64_t *indices,
+                          const int64_t *indptr, const float *Y, const int64_t *order,
+                          int64_t n_order, float *scratch, double *loss_sum, int64_t *n_done)
+    int af_sgd_sparse_f64(const af_net *net, double lr, double mu, double *params, double *wt0,
+                          double *scales, const double *data, const int64_t *indices,
+                          const int64_t *indptr, const double *Y, const int64_t *order,
+                          int64_t n_order, double *scratch, double *loss_sum, int64_t *n_done)
+    void af_sparse_begin_f32(const af_net *net, const float *params, float *wt0)
+    void af_sparse_begin_f64(const af_net *net, const double *params, double *wt0)
+    void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales)
+    void af_sparse_end_f64(const af_net *net, double *params, const double *wt0, double *scales)
 
     int af_gradient_f32(const af_net *net, const float *params, const float *X,
                         const float *Y, int64_t n, float *grad, float *scratch,

@@ -7,6 +7,9 @@ the user-facing validation (with friendlier messages) before reaching here.
 Each loop runs with the GIL released; `train` takes it back between chunks of
 samples only to let Ctrl-C through.
 """
+import os
+import warnings
+
 import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -34,6 +37,35 @@ OPTIMIZER_CODES = {
 OK = AF_OK
 E_NONFINITE = AF_E_NONFINITE
 
+#: Instruction-set variants compiled into this module, by name.
+ISA_NAMES = {"baseline": AF_ISA_BASELINE, "avx2": AF_ISA_AVX2, "avx512": AF_ISA_AVX512}
+#: The best variant this CPU runs.
+CPU_ISA = af_cpu_isa()
+
+
+def _isa_from_env():
+    """The variant to use: ANNFAST_SIMD=baseline|avx2|avx512|auto, capped by the CPU."""
+    wanted = os.environ.get("ANNFAST_SIMD", "auto").strip().lower()
+    if wanted in ("", "auto", "max"):
+        return CPU_ISA
+    if wanted not in ISA_NAMES:
+        warnings.warn(f"ANNFAST_SIMD={wanted!r} is not one of {sorted(ISA_NAMES)} or 'auto'; "
+                      "using auto", RuntimeWarning, stacklevel=2)
+        return CPU_ISA
+    if ISA_NAMES[wanted] > CPU_ISA:
+        warnings.warn(f"ANNFAST_SIMD={wanted!r} is not supported by this CPU; using "
+                      f"{isa_name(CPU_ISA)!r}", RuntimeWarning, stacklevel=2)
+        return CPU_ISA
+    return ISA_NAMES[wanted]
+
+
+def isa_name(int isa):
+    return {v: k for k, v in ISA_NAMES.items()}[isa]
+
+
+#: The variant new architectures use unless told otherwise.
+DEFAULT_ISA = _isa_from_env()
+
 # About this many weight visits run between two checks for Ctrl-C (a few ms).
 cdef int64_t _WORK_PER_CHECK = 4_000_000
 
@@ -53,12 +85,15 @@ cdef class Arch:
         Leaky-relu slope for negative inputs.
     loss_scale : float
         Factor on the loss and the output delta (e.g. 2/k for a mean-over-outputs MSE).
+    isa : int or None
+        Instruction-set variant (``ISA_NAMES``); None for ``DEFAULT_ISA``.
     """
     cdef af_net net
     cdef readonly object sizes, acts
     cdef readonly int64_t n_params, sum_width, max_width
 
-    def __cinit__(self, sizes, acts, int loss, double slope=0.1, double loss_scale=1.0):
+    def __cinit__(self, sizes, acts, int loss, double slope=0.1, double loss_scale=1.0,
+                  isa=None):
         sizes_arr = np.ascontiguousarray(sizes, dtype=np.int64)
         acts_arr = np.ascontiguousarray(acts, dtype=np.int32)
         if sizes_arr.ndim != 1 or sizes_arr.shape[0] < 2:
@@ -69,6 +104,10 @@ cdef class Arch:
             raise ValueError(f"acts needs {sizes_arr.shape[0] - 1} codes, got {acts_arr.shape}")
         if ((acts_arr < 0) | (acts_arr >= AF_N_ACT)).any():
             raise ValueError(f"acts codes must be in [0, {AF_N_ACT}), got {acts_arr.tolist()}")
+        if isa is None:
+            isa = DEFAULT_ISA
+        if not 0 <= isa <= CPU_ISA:
+            raise ValueError(f"isa must be in [0, {CPU_ISA}] on this CPU, got {isa}")
         if not 0 <= loss < AF_N_LOSS:
             raise ValueError(f"loss code must be in [0, {AF_N_LOSS}), got {loss}")
         # Sizes whose parameter count overflows int64 would wrap in C.
@@ -86,6 +125,7 @@ cdef class Arch:
         self.net.loss = loss
         self.net.slope = slope
         self.net.loss_scale = loss_scale
+        self.net.isa = isa
         self.n_params = af_n_params(&self.net)
         self.sum_width = af_sum_width(&self.net)
         self.max_width = af_max_width(&self.net)
@@ -102,7 +142,12 @@ cdef class Arch:
     def loss_scale(self):
         return self.net.loss_scale
 
+    @property
+    def isa(self):
+        return self.net.isa
+
     def __reduce__(self):
+        # The variant is chosen afresh where the pickle is loaded (another CPU).
         return (Arch, (self.sizes, self.acts, self.net.loss, self.net.slope,
                        self.net.loss_scale))
 
@@ -183,6 +228,9 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     if n_order == 0:
         return AF_OK, 0.0, 0, t
 
+    if batch_size == 1 and kind == AF_OPT_SGD:
+        return _sgd_dense(arch, params, X, Y, order, lr, l2) + (t,)
+
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] grad = np.empty(max(arch.n_params, 1), dtype=dtype)
     cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
@@ -209,6 +257,119 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
         pos = stop
         PyErr_CheckSignals()
     return status, total, n_order, opt.t
+
+
+cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
+                      const floating[:, ::1] Y, const int64_t[::1] order, double lr, double l2):
+    """Per-sample SGD through af_sgd (lazy decay); arguments already checked."""
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef double[::1] scales = np.ones(arch.net.n_layers)
+    cdef int64_t chunk = max(1, _WORK_PER_CHECK // max(arch.n_params, 1))
+    cdef int64_t n_order = order.shape[0], pos = 0, stop, done = 0
+    cdef double part = 0.0, total = 0.0
+    cdef int status = AF_OK
+    try:
+        while pos < n_order:
+            stop = min(pos + chunk, n_order)
+            with nogil:
+                if floating is float:
+                    status = af_sgd_f32(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0],
+                                        &Y[0, 0], &order[pos], stop - pos, &scratch[0], &part,
+                                        &done)
+                else:
+                    status = af_sgd_f64(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0],
+                                        &Y[0, 0], &order[pos], stop - pos, &scratch[0], &part,
+                                        &done)
+            total += part
+            if status != AF_OK:
+                return status, total, pos + done
+            pos = stop
+            PyErr_CheckSignals()
+    finally:
+        # Whatever happened (Ctrl-C included), params end up as plain weights.
+        if floating is float:
+            af_fold_scales_f32(&arch.net, &params[0], &scales[0])
+        else:
+            af_fold_scales_f64(&arch.net, &params[0], &scales[0])
+    return status, total, n_order
+
+
+def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
+                 const int64_t[::1] indices, const int64_t[::1] indptr,
+                 const floating[:, ::1] Y, const int64_t[::1] order, double lr=0.01,
+                 double l2=0.0):
+    """Per-sample SGD (as ``train`` with batch_size=1, 'sgd') on CSR inputs.
+
+    data, indices, indptr : the CSR arrays of X (n_samples = len(indptr) - 1 rows,
+    sizes[0] columns); only the first-layer weights of non-zero inputs are touched.
+    Returns ``(status, loss_sum, n_done)``.
+    """
+    _check_params(arch, params.shape[0])
+    cdef int64_t n_rows = indptr.shape[0] - 1, n_in = arch.sizes[0], i
+    cdef int64_t nnz = indices.shape[0]
+    if n_rows < 0:
+        raise ValueError("indptr must have n_samples + 1 entries")
+    if Y.shape[0] != n_rows or Y.shape[1] != arch.sizes[-1]:
+        raise ValueError(f"Y has shape ({Y.shape[0]}, {Y.shape[1]}), expected "
+                         f"({n_rows}, {arch.sizes[-1]})")
+    if data.shape[0] != nnz:
+        raise ValueError(f"data has {data.shape[0]} values but indices has {nnz}")
+    if indptr[0] != 0 or indptr[n_rows] != nnz:
+        raise ValueError(f"indptr must start at 0 and end at {nnz}")
+    for i in range(n_rows):
+        if indptr[i + 1] < indptr[i]:
+            raise ValueError(f"indptr must be non-decreasing (at row {i})")
+    for i in range(nnz):
+        if indices[i] < 0 or indices[i] >= n_in:
+            raise IndexError(f"indices[{i}] = {indices[i]} is out of range for {n_in} features")
+    cdef int64_t n_order = order.shape[0]
+    for i in range(n_order):
+        if order[i] < 0 or order[i] >= n_rows:
+            raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} samples")
+    if n_order == 0:
+        return AF_OK, 0.0, 0
+
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] wt0 = np.empty(arch.sizes[0] * arch.sizes[1], dtype=dtype)
+    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef double[::1] scales = np.ones(arch.net.n_layers)
+    # Empty CSR arrays have no element to point at; the kernel then reads none.
+    cdef const floating *data_p = &data[0] if nnz > 0 else NULL
+    cdef const int64_t *ind_p = &indices[0] if nnz > 0 else NULL
+    cdef int64_t chunk = max(1, _WORK_PER_CHECK // max(arch.n_params, 1))
+    cdef int64_t pos = 0, stop, done = 0
+    cdef double part = 0.0, total = 0.0
+    cdef int status = AF_OK
+    if floating is float:
+        af_sparse_begin_f32(&arch.net, &params[0], &wt0[0])
+    else:
+        af_sparse_begin_f64(&arch.net, &params[0], &wt0[0])
+    try:
+        while pos < n_order:
+            stop = min(pos + chunk, n_order)
+            with nogil:
+                if floating is float:
+                    status = af_sgd_sparse_f32(&arch.net, lr, l2, &params[0], &wt0[0],
+                                               &scales[0], data_p, ind_p, &indptr[0], &Y[0, 0],
+                                               &order[pos], stop - pos, &scratch[0], &part,
+                                               &done)
+                else:
+                    status = af_sgd_sparse_f64(&arch.net, lr, l2, &params[0], &wt0[0],
+                                               &scales[0], data_p, ind_p, &indptr[0], &Y[0, 0],
+                                               &order[pos], stop - pos, &scratch[0], &part,
+                                               &done)
+            total += part
+            if status != AF_OK:
+                return status, total, pos + done
+            pos = stop
+            PyErr_CheckSignals()
+    finally:
+        if floating is float:
+            af_sparse_end_f32(&arch.net, &params[0], &wt0[0], &scales[0])
+        else:
+            af_sparse_end_f64(&arch.net, &params[0], &wt0[0], &scales[0])
+    return status, total, n_order
 
 
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from annfast import _io, _kernels, _params
+from annfast import _io, _kernels, _params, _predict, _sparse
 from annfast._validation import (
     as_float_array,
     check_bool,
@@ -128,7 +128,16 @@ class NeuralNet:
 
     # -- data -----------------------------------------------------------------------
 
-    def _as_inputs(self, X, argument="X"):
+    def _as_inputs(self, X, argument="X", keep_sparse=False):
+        if keep_sparse and _sparse.is_scipy_sparse(X):
+            # scipy.sparse input goes to the sparse kernel as it is, never densified.
+            if X.ndim != 2 or X.shape[0] == 0:
+                raise ValueError(f"{argument} must be a non-empty 2-D matrix, got shape "
+                                 f"{X.shape}")
+            if X.dtype.kind not in "biuf":
+                raise TypeError(f"{argument} must be numeric, got dtype {X.dtype}")
+            check_n_features(X, self.layers[0], argument)
+            return X
         X = as_float_array(X, argument, self.dtype)
         check_n_features(X, self.layers[0], argument)
         return X
@@ -247,7 +256,8 @@ class NeuralNet:
         Parameters
         ----------
         X : array-like of shape (n_samples, layers[0])
-            Any real dtype, layout or strides; converted to ``dtype`` (a copy).
+            Any real dtype, layout or strides; converted to ``dtype`` (a copy).  A
+        scipy.sparse matrix is trained on as it is (the sparse first-layer path).
         y : array-like of shape (n_samples,) or (n_samples, layers[-1])
             Integer class labels in [0, layers[-1]) (one-hot encoded here), or
             target vectors (in [0, 1] for softmax/sigmoid outputs).
@@ -275,8 +285,8 @@ class NeuralNet:
         ``train`` raises RuntimeError.  Different models train in parallel (the
         compiled loop releases the GIL).
         """
-        X = self._as_inputs(X)
-        Y = self._as_targets(y, len(X))
+        X = self._as_inputs(X, keep_sparse=True)
+        Y = self._as_targets(y, X.shape[0])
         val = None
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -294,7 +304,12 @@ class NeuralNet:
         on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
         params = self._pack()  # validates user-edited weights before anything changes
         arch = self._arch()
-        n = len(X)
+        n = len(Y)
+        # Mostly-zero inputs (binarised pixels, one-hot features) take the sparse
+        # first-layer path; see annfast/_sparse.py for the threshold.
+        csr = None
+        if _sparse.is_scipy_sparse(X) or _sparse.density(X) <= _sparse.SPARSE_DENSITY:
+            csr = _sparse.csr_arrays(X, self.dtype)
         lr = self.learning_rate
         mu = self.reg_lambda / n  # per-sample share of the L2 term
         empty = np.empty(0, dtype=self.dtype)
@@ -312,8 +327,12 @@ class NeuralNet:
                 # Train a copy: on Ctrl-C (KeyboardInterrupt propagates from the
                 # kernel) or divergence the model keeps its last whole epoch.
                 work = self._params.copy()
-                status, loss_sum, done, _ = _kernels.train(
-                    arch, work, empty, X, Y, order, 1, "sgd", lr, mu)
+                if csr is not None:
+                    status, loss_sum, done = _kernels.train_sparse(
+                        arch, work, *csr, Y, order, lr, mu)
+                else:
+                    status, loss_sum, done, _ = _kernels.train(
+                        arch, work, empty, X, Y, order, 1, "sgd", lr, mu)
                 where = None
                 if status != _kernels.OK:
                     where = (f"the loss became NaN or infinite at epoch {epoch + 1}, sample "
@@ -352,6 +371,10 @@ class NeuralNet:
 
     def _forward(self, X):
         params = self._pack()
+        if len(X) >= _predict.BLAS_MIN_BATCH:
+            weights, biases = _params.views(params, self.layers, "flat")
+            acts = [self.activation] * (self.num_layers - 2) + [self.output]
+            return _predict.forward_blas(weights, biases, acts, self.leaky_slope, X)
         out = np.empty((len(X), self.layers[-1]), dtype=self.dtype)
         _kernels.forward(self._arch(), params, X, out)
         return out

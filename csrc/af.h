@@ -45,6 +45,10 @@ enum af_opt_kind {
     AF_N_OPT = 5
 };
 
+/* Instruction sets the kernels are compiled for; chosen per call through
+ * af_net.isa (never above af_cpu_isa()). */
+enum af_isa { AF_ISA_BASELINE = 0, AF_ISA_AVX2 = 1, AF_ISA_AVX512 = 2, AF_N_ISA = 3 };
+
 /* Status codes returned by every kernel. */
 enum af_status {
     AF_OK = 0,
@@ -60,6 +64,7 @@ typedef struct {
     int32_t loss;         /* enum af_loss, paired with acts[L-1]       */
     double slope;         /* leaky-relu slope for negative inputs      */
     double loss_scale;    /* multiplies the loss and the output delta  */
+    int32_t isa;          /* enum af_isa: which compiled variant runs  */
 } af_net;
 
 /* Optimizer hyper-parameters and step counter. */
@@ -73,6 +78,10 @@ typedef struct {
     double epsilon;       /* ADAM, RMSPROP                                        */
     int64_t t;            /* ADAM steps taken so far; incremented per batch       */
 } af_opt;
+
+/* The best instruction set this CPU (and OS) supports, and the best this
+ * build has variants for. */
+int af_cpu_isa(void);
 
 /* Total number of parameters (weights and biases) of the architecture. */
 int64_t af_n_params(const af_net *net);
@@ -105,6 +114,38 @@ int af_train_f64(const af_net *net, af_opt *opt, double *params, double *opt_sta
                  const double *X, const double *Y, const int64_t *order, int64_t n_order,
                  int64_t batch_size, double *grad, double *scratch, double *loss_sum,
                  int64_t *n_done);
+
+/* Per-sample SGD, the hot path: W := W - lr (delta a^T + mu W), b := b - lr delta,
+ * one sample at a time over order.  The decay is kept lazily: the true weights
+ * of layer l are scales[l] * W (n_layers doubles, 1.0 to start); call
+ * af_fold_scales before the weights are read elsewhere.
+ * scratch: af_sum_width + 2 * af_max_width values.  Returns as af_train. */
+int af_sgd_f32(const af_net *net, double lr, double mu, float *params, double *scales,
+               const float *X, const float *Y, const int64_t *order, int64_t n_order,
+               float *scratch, double *loss_sum, int64_t *n_done);
+int af_sgd_f64(const af_net *net, double lr, double mu, double *params, double *scales,
+               const double *X, const double *Y, const int64_t *order, int64_t n_order,
+               double *scratch, double *loss_sum, int64_t *n_done);
+void af_fold_scales_f32(const af_net *net, float *params, double *scales);
+void af_fold_scales_f64(const af_net *net, double *params, double *scales);
+
+/* The same with sparse inputs in CSR form (data, indices < sizes[0], indptr of
+ * n + 1 offsets): only the first-layer weights of non-zero inputs are touched.
+ * Between af_sparse_begin and af_sparse_end the first layer's weights live
+ * transposed in wt0 (sizes[0] * sizes[1] values) and params' copy is stale;
+ * af_sparse_end writes them back and folds every scale. */
+int af_sgd_sparse_f32(const af_net *net, double lr, double mu, float *params, float *wt0,
+                      double *scales, const float *data, const int64_t *indices,
+                      const int64_t *indptr, const float *Y, const int64_t *order,
+                      int64_t n_order, float *scratch, double *loss_sum, int64_t *n_done);
+int af_sgd_sparse_f64(const af_net *net, double lr, double mu, double *params, double *wt0,
+                      double *scales, const double *data, const int64_t *indices,
+                      const int64_t *indptr, const double *Y, const int64_t *order,
+                      int64_t n_order, double *scratch, double *loss_sum, int64_t *n_done);
+void af_sparse_begin_f32(const af_net *net, const float *params, float *wt0);
+void af_sparse_begin_f64(const af_net *net, const double *params, double *wt0);
+void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales);
+void af_sparse_end_f64(const af_net *net, double *params, const double *wt0, double *scales);
 
 /* Gradient of the summed loss over n samples (no l2 term) into grad
  * (af_n_params values, overwritten); *loss_sum as above.  Same scratch. */

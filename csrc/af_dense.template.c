@@ -4,20 +4,86 @@
 #error "TYPE must be defined before including af_dense.template.c"
 #endif
 
-/* <x, y> over n values.  Four partial sums break the add dependency chain;
- * the order is fixed, so results are the same bits on every run. */
+/* <x, y> over n values, in native SIMD vectors (GCC vector extensions;
+ * AF_VEC_BYTES is 16, 32 or 64 by ISA) with four accumulators to hide the
+ * add latency, then the lanes in order, then the tail.  The order depends on
+ * the ISA but never on the data: the same bits on every run. */
+typedef TYPE FN(af_vec) __attribute__((vector_size(AF_VEC_BYTES)));
+#define AF_VLEN ((int64_t)(AF_VEC_BYTES / sizeof(TYPE)))
 static inline TYPE FN(af_dot)(const TYPE *restrict x, const TYPE *restrict y, int64_t n)
 {
-    TYPE s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    FN(af_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, u0, v0, u1, v1, u2, v2, u3, v3;
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += x[i] * y[i];
-        s1 += x[i + 1] * y[i + 1];
-        s2 += x[i + 2] * y[i + 2];
-        s3 += x[i + 3] * y[i + 3];
+    for (; i + 4 * AF_VLEN <= n; i += 4 * AF_VLEN) {
+        memcpy(&u0, x + i, sizeof u0);
+        memcpy(&v0, y + i, sizeof v0);
+        memcpy(&u1, x + i + AF_VLEN, sizeof u1);
+        memcpy(&v1, y + i + AF_VLEN, sizeof v1);
+        memcpy(&u2, x + i + 2 * AF_VLEN, sizeof u2);
+        memcpy(&v2, y + i + 2 * AF_VLEN, sizeof v2);
+        memcpy(&u3, x + i + 3 * AF_VLEN, sizeof u3);
+        memcpy(&v3, y + i + 3 * AF_VLEN, sizeof v3);
+        a0 += u0 * v0;
+        a1 += u1 * v1;
+        a2 += u2 * v2;
+        a3 += u3 * v3;
     }
-    for (; i < n; i++) s0 += x[i] * y[i];
-    return (s0 + s1) + (s2 + s3);
+    for (; i + AF_VLEN <= n; i += AF_VLEN) {
+        memcpy(&u0, x + i, sizeof u0);
+        memcpy(&v0, y + i, sizeof v0);
+        a0 += u0 * v0;
+    }
+    a0 = (a0 + a1) + (a2 + a3);
+    TYPE s = 0;
+    for (int64_t k = 0; k < AF_VLEN; k++) s += a0[k];
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+/* out[j] := s <W_j, in> + b[j] for the n_out rows of W (n_out, n_in), four rows
+ * at a time so that each load of `in` serves four rows (the loads, not the
+ * multiply-adds, are the limit).  Each row's sum runs in its own vector
+ * accumulator; lanes and the tail are added in a fixed order. */
+static inline void FN(af_rows_dot)(const TYPE *restrict W, const TYPE *restrict b,
+                                   const TYPE *restrict in, int64_t n_in, int64_t n_out, TYPE s,
+                                   TYPE *restrict out)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n_out; j += 4) {
+        const TYPE *restrict W0 = W + j * n_in, *restrict W1 = W0 + n_in;
+        const TYPE *restrict W2 = W1 + n_in, *restrict W3 = W2 + n_in;
+        FN(af_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, x, w;
+        int64_t i = 0;
+        for (; i + AF_VLEN <= n_in; i += AF_VLEN) {
+            memcpy(&x, in + i, sizeof x);
+            memcpy(&w, W0 + i, sizeof w);
+            a0 += w * x;
+            memcpy(&w, W1 + i, sizeof w);
+            a1 += w * x;
+            memcpy(&w, W2 + i, sizeof w);
+            a2 += w * x;
+            memcpy(&w, W3 + i, sizeof w);
+            a3 += w * x;
+        }
+        TYPE s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int64_t k = 0; k < AF_VLEN; k++) {
+            s0 += a0[k];
+            s1 += a1[k];
+            s2 += a2[k];
+            s3 += a3[k];
+        }
+        for (; i < n_in; i++) {
+            s0 += W0[i] * in[i];
+            s1 += W1[i] * in[i];
+            s2 += W2[i] * in[i];
+            s3 += W3[i] * in[i];
+        }
+        out[j] = s * s0 + b[j];
+        out[j + 1] = s * s1 + b[j + 1];
+        out[j + 2] = s * s2 + b[j + 2];
+        out[j + 3] = s * s3 + b[j + 3];
+    }
+    for (; j < n_out; j++) out[j] = s * FN(af_dot)(W + j * n_in, in, n_in) + b[j];
 }
 
 /* out := act(W in + b), W: (n_out, n_in) row-major, b: n_out values. */
@@ -25,7 +91,7 @@ static inline void FN(af_layer_forward)(int32_t act, TYPE slope, const TYPE *res
                                         const TYPE *restrict b, const TYPE *restrict in,
                                         int64_t n_in, int64_t n_out, TYPE *restrict out)
 {
-    for (int64_t j = 0; j < n_out; j++) out[j] = b[j] + FN(af_dot)(W + j * n_in, in, n_in);
+    FN(af_rows_dot)(W, b, in, n_in, n_out, (TYPE)1, out);
     FN(af_act_inplace)(act, slope, out, n_out);
 }
 

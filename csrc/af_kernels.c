@@ -1,4 +1,7 @@
-/* annfast: instantiates the kernel templates for float and double. */
+/* annfast: instantiates the kernel templates for float and double, once per
+ * instruction set (baseline x86-64, AVX2+FMA, AVX-512 where the compiler can),
+ * and dispatches each public af_*_f32/_f64 call on net->isa.  No -march flag
+ * is needed: each variant carries its own target, so one build runs anywhere. */
 #include "af_common.h"
 
 int64_t af_n_params(const af_net *net)
@@ -22,18 +25,164 @@ int64_t af_sum_width(const af_net *net)
     return s;
 }
 
+
+/* Baseline x86-64 (SSE2), and every other machine. */
+#define AF_VEC_BYTES 16
 #define AF_FLOAT32
+#define AF_ISA _base
 #include "af_types.h"
 #include "af_activation.template.h"
 #include "af_dense.template.c"
 #include "af_train.template.c"
+#include "af_sgd.template.c"
 #include "af_untypes.h"
 #undef AF_FLOAT32
-
 #define AF_FLOAT64
 #include "af_types.h"
 #include "af_activation.template.h"
 #include "af_dense.template.c"
 #include "af_train.template.c"
+#include "af_sgd.template.c"
 #include "af_untypes.h"
 #undef AF_FLOAT64
+#undef AF_ISA
+#undef AF_VEC_BYTES
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define AF_X86_DISPATCH 1
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define AF_VEC_BYTES 32
+#define AF_ISA _avx2
+#define AF_FLOAT32
+#include "af_types.h"
+#include "af_activation.template.h"
+#include "af_dense.template.c"
+#include "af_train.template.c"
+#include "af_sgd.template.c"
+#include "af_untypes.h"
+#undef AF_FLOAT32
+#define AF_FLOAT64
+#include "af_types.h"
+#include "af_activation.template.h"
+#include "af_dense.template.c"
+#include "af_train.template.c"
+#include "af_sgd.template.c"
+#include "af_untypes.h"
+#undef AF_FLOAT64
+#undef AF_ISA
+#undef AF_VEC_BYTES
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,prefer-vector-width=512")
+#define AF_VEC_BYTES 64
+#define AF_ISA _avx512
+#define AF_FLOAT32
+#include "af_types.h"
+#include "af_activation.template.h"
+#include "af_dense.template.c"
+#include "af_train.template.c"
+#include "af_sgd.template.c"
+#include "af_untypes.h"
+#undef AF_FLOAT32
+#define AF_FLOAT64
+#include "af_types.h"
+#include "af_activation.template.h"
+#include "af_dense.template.c"
+#include "af_train.template.c"
+#include "af_sgd.template.c"
+#include "af_untypes.h"
+#undef AF_FLOAT64
+#undef AF_ISA
+#undef AF_VEC_BYTES
+#pragma GCC pop_options
+#endif
+
+int af_cpu_isa(void)
+{
+#ifdef AF_X86_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return AF_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return AF_ISA_AVX2;
+#endif
+    return AF_ISA_BASELINE;
+}
+
+/* Call name_base / name_avx2 / name_avx512 by isa. */
+#ifdef AF_X86_DISPATCH
+#define AF_PICK(isa, name, args)                                                               \
+    ((isa) == AF_ISA_AVX512 ? name##_avx512 args                                               \
+                            : (isa) == AF_ISA_AVX2 ? name##_avx2 args : name##_base args)
+#else
+#define AF_PICK(isa, name, args) name##_base args
+#endif
+
+#define AF_PUBLIC(T, S)                                                                        \
+    int af_forward##S(const af_net *net, const T *params, const T *X, int64_t n, T *out,       \
+                      T *scratch)                                                              \
+    {                                                                                          \
+        return AF_PICK(net->isa, af_forward##S, (net, params, X, n, out, scratch));            \
+    }                                                                                          \
+    int af_train##S(const af_net *net, af_opt *opt, T *params, T *opt_state, const T *X,       \
+                    const T *Y, const int64_t *order, int64_t n_order, int64_t batch_size,     \
+                    T *grad, T *scratch, double *loss_sum, int64_t *n_done)                    \
+    {                                                                                          \
+        return AF_PICK(net->isa, af_train##S,                                                  \
+                       (net, opt, params, opt_state, X, Y, order, n_order, batch_size, grad,   \
+                        scratch, loss_sum, n_done));                                           \
+    }                                                                                          \
+    int af_gradient##S(const af_net *net, const T *params, const T *X, const T *Y, int64_t n,  \
+                       T *grad, T *scratch, double *loss_sum)                                  \
+    {                                                                                          \
+        return AF_PICK(net->isa, af_gradient##S,                                               \
+                       (net, params, X, Y, n, grad, scratch, loss_sum));                       \
+    }                                                                                          \
+    int af_sgd##S(const af_net *net, double lr, double mu, T *params, double *scales,          \
+                  const T *X, const T *Y, const int64_t *order, int64_t n_order, T *scratch,   \
+                  double *loss_sum, int64_t *n_done)                                           \
+    {                                                                                          \
+        return AF_PICK(net->isa, af_sgd##S,                                                    \
+                       (net, lr, mu, params, scales, X, Y, order, n_order, scratch, loss_sum,  \
+                        n_done));                                                              \
+    }                                                                                          \
+    int af_sgd_sparse##S(const af_net *net, double lr, double mu, T *params, T *wt0,           \
+                         double *scales, const T *data, const int64_t *indices,                \
+                         const int64_t *indptr, const T *Y, const int64_t *order,              \
+                         int64_t n_order, T *scratch, double *loss_sum, int64_t *n_done)       \
+    {                                                                                          \
+        return AF_PICK(net->isa, af_sgd_sparse##S,                                             \
+                       (net, lr, mu, params, wt0, scales, data, indices, indptr, Y, order,     \
+                        n_order, scratch, loss_sum, n_done));                                  \
+    }                                                                                          \
+    void af_fold_scales##S(const af_net *net, T *params, double *scales)                       \
+    {                                                                                          \
+        af_fold_scales##S##_base(net, params, scales);                                         \
+    }                                                                                          \
+    void af_sparse_begin##S(const af_net *net, const T *params, T *wt0)                        \
+    {                                                                                          \
+        af_sparse_begin##S##_base(net, params, wt0);                                           \
+    }                                                                                          \
+    void af_sparse_end##S(const af_net *net, T *params, const T *wt0, double *scales)          \
+    {                                                                                          \
+        af_sparse_end##S##_base(net, params, wt0, scales);                                     \
+    }                                                                                          \
+    void af_activate##S(int32_t act, double slope, const T *z, T *a, int64_t n)                \
+    {                                                                                          \
+        af_activate##S##_base(act, slope, z, a, n);                                            \
+    }                                                                                          \
+    void af_act_backward##S(int32_t act, double slope, const T *a, const T *g, T *delta,       \
+                            int64_t n)                                                         \
+    {                                                                                          \
+        af_act_backward##S##_base(act, slope, a, g, delta, n);                                 \
+    }                                                                                          \
+    double af_output_delta##S(const af_net *net, const T *a, const T *y, T *delta, int64_t k)  \
+    {                                                                                          \
+        return AF_PICK(net->isa, af_output_delta##S, (net, a, y, delta, k));                   \
+    }
+
+AF_PUBLIC(float, _f32)
+AF_PUBLIC(double, _f64)

@@ -99,61 +99,6 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
     return loss;
 }
 
-/* Per-sample SGD step, fused: each weight row is read once to backpropagate
- * the delta (with the weights from before the step) and written once with
- *   W := W - lr (delta a^T + mu W),  b := b - lr delta.
- * Returns the sample's loss; a non-finite loss returns before any update. */
-static double FN(af_sgd_sample)(const af_net *net, TYPE *params, const TYPE *x, const TYPE *y,
-                                TYPE lr, TYPE mu, TYPE *scratch, int64_t n_params,
-                                int64_t sum_width, int64_t max_width)
-{
-    const int64_t L = net->n_layers;
-    const TYPE slope = (TYPE)net->slope;
-    TYPE *acts_buf = scratch;
-    TYPE *delta = scratch + sum_width, *prev = delta + max_width;
-    const TYPE *out = FN(af_forward_sample)(net, params, x, acts_buf);
-    const double loss = FN(af_output_delta)(net, out, y, delta, net->sizes[L]);
-    if (!isfinite(loss)) return loss;
-
-    int64_t p_off = n_params, a_off = out - acts_buf;
-    for (int64_t l = L - 1; l >= 0; l--) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        p_off -= (n_in + 1) * n_out;
-        a_off -= n_in;
-        const TYPE *restrict a_in = l > 0 ? acts_buf + a_off : x;
-        TYPE *W = params + p_off, *b = W + n_in * n_out;
-        if (l > 0) {
-            TYPE *restrict pv = prev;
-            memset(pv, 0, (size_t)n_in * sizeof(TYPE));
-            for (int64_t j = 0; j < n_out; j++) {
-                const TYPE dj = delta[j];
-                TYPE *restrict Wj = W + j * n_in;
-                for (int64_t i = 0; i < n_in; i++) {
-                    const TYPE w = Wj[i];
-                    pv[i] += w * dj;
-                    Wj[i] = w - lr * (dj * a_in[i] + mu * w);
-                }
-                b[j] -= lr * dj;
-            }
-            FN(af_act_backward_inplace)(net->acts[l - 1], slope, a_in, pv, pv, n_in);
-            TYPE *t = delta;
-            delta = prev;
-            prev = t;
-        } else {
-            for (int64_t j = 0; j < n_out; j++) {
-                const TYPE dj = delta[j];
-                TYPE *restrict Wj = W + j * n_in;
-                for (int64_t i = 0; i < n_in; i++) {
-                    const TYPE w = Wj[i];
-                    Wj[i] = w - lr * (dj * a_in[i] + mu * w);
-                }
-                b[j] -= lr * dj;
-            }
-        }
-    }
-    return loss;
-}
-
 /* Apply one optimizer step from the summed gradient of a batch of batch_len
  * samples: g = (grad_W + l2 W) / batch_len for weights, grad_b / batch_len
  * for biases; then the rule of opt->kind, per parameter. */
@@ -215,12 +160,14 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
     *n_done = 0;
     if (batch_size < 1 || opt->kind < 0 || opt->kind >= AF_N_OPT) return AF_E_ARGUMENT;
 
-    if (batch_size == 1 && opt->kind == AF_OPT_SGD) {
-        const TYPE lr = (TYPE)opt->lr, mu = (TYPE)opt->l2;
-        for (int64_t s = 0; s < n_order; s++) {
+    for (int64_t start = 0; start < n_order; start += batch_size) {
+        const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
+        memset(grad, 0, (size_t)n_params * sizeof(TYPE));
+        for (int64_t s = start; s < stop; s++) {
             const int64_t r = order[s];
-            const double loss = FN(af_sgd_sample)(net, params, X + r * n_x, Y + r * n_y, lr, mu,
-                                                  scratch, n_params, sum_width, max_width);
+            const double loss =
+                FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y, grad, scratch,
+                                         n_params, sum_width, max_width);
             if (!isfinite(loss)) {
                 *loss_sum = total;
                 *n_done = s;
@@ -228,24 +175,7 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
             }
             total += loss;
         }
-    } else {
-        for (int64_t start = 0; start < n_order; start += batch_size) {
-            const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
-            memset(grad, 0, (size_t)n_params * sizeof(TYPE));
-            for (int64_t s = start; s < stop; s++) {
-                const int64_t r = order[s];
-                const double loss =
-                    FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y, grad, scratch,
-                                             n_params, sum_width, max_width);
-                if (!isfinite(loss)) {
-                    *loss_sum = total;
-                    *n_done = s;
-                    return AF_E_NONFINITE;
-                }
-                total += loss;
-            }
-            FN(af_apply_step)(net, opt, params, opt_state, grad, stop - start, n_params);
-        }
+        FN(af_apply_step)(net, opt, params, opt_state, grad, stop - start, n_params);
     }
     *loss_sum = total;
     *n_done = n_order;

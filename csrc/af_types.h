@@ -1,5 +1,9 @@
-/* annfast: per-TYPE names for the templates.  Include once per TYPE, with
- * AF_FLOAT32 or AF_FLOAT64 defined; the template undefines what this defines. */
+/* annfast: per-TYPE names for the templates.  Include once per TYPE and ISA,
+ * with AF_FLOAT32 or AF_FLOAT64 and AF_ISA (a name suffix such as _avx2)
+ * defined; af_untypes.h undefines what this defines. */
+#ifndef AF_ISA
+#error "define AF_ISA (the instruction-set suffix) before including af_types.h"
+#endif
 #if defined(AF_FLOAT32)
 #define TYPE float
 #define SUFFIX _f32
@@ -17,4 +21,4 @@
 #else
 #error "define AF_FLOAT32 or AF_FLOAT64 before including af_types.h"
 #endif
-#define FN(name) AF_CAT(name, SUFFIX)
+#define FN(name) AF_CAT(AF_CAT(name, SUFFIX), AF_ISA)

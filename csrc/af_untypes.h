@@ -6,3 +6,4 @@
 #undef AF_SQRT
 #undef AF_TYPE_EPS
 #undef FN
+#undef AF_VLEN

@@ -171,14 +171,21 @@ def test_kernel_notices_ctrl_c_between_chunks_and_keeps_whole_samples():
     assert watcher.fired.is_set()
 
     # Replay from the start, one sample at a time, until the parameters match:
-    # they must be exactly the state after some whole number m of samples.
+    # they must be the state after some whole number m of samples.  The kernel
+    # keeps the L2 decay as a lazy per-layer scale folded in at the end of a call,
+    # so a replay in one-sample calls rounds differently in the last bits; one
+    # sample moves the weights by ~1e-3, far above the 1e-9 matching tolerance.
     replay = start.copy()
     m = 0
-    while not np.array_equal(replay, params):
+
+    def matches():
+        return np.max(np.abs(replay - params)) <= 1e-9 * max(1.0, np.max(np.abs(params)))
+
+    while not matches():
         assert m < len(order), "interrupted parameters match no sample boundary"
         _kernels.train(arch, replay, empty, X, Y, order[m:m + 1], 1, "sgd", 0.01, 0.001)
         m += 1
-    assert replay.tobytes() == params.tobytes()
+    assert np.all(np.isfinite(params))
     print(f"interrupted after {m} of {len(order)} samples")
     assert 0 < m < len(order) // 10, f"stopped after {m} of {len(order)} samples"
 

@@ -1,0 +1,293 @@
+/* annfast: per-sample SGD with L2 decay -- the hot path -- for one TYPE and ISA.
+ * Included by af_kernels.c after af_dense/af_train templates.
+ *
+ * Lazy decay.  Layer l's true weights are scales[l] * W (W as stored).  The step
+ *   W_true := (1 - lr mu) W_true - lr delta a^T
+ * becomes  s' = s (1 - lr mu),  W := W - (lr / s') delta a^T,  so decay costs one
+ * multiply per layer instead of one per weight, a row whose delta is zero (a
+ * dead relu unit) is skipped entirely, and a sparse input touches only the
+ * weights of its non-zero entries.  The caller folds the scales back into the
+ * weights (af_fold_scales) before anyone else reads them; a scale that falls
+ * below AF_SCALE_MIN is folded on the spot, before it can underflow.
+ *
+ * Sparse inputs: the first layer's weights are held transposed, (n_in, n_out)
+ * in wt0 (af_sparse_begin / af_sparse_end), so the forward sum and the update of
+ * one non-zero input both run over one contiguous row of n_out weights.
+ */
+#ifndef TYPE
+#error "TYPE must be defined before including af_sgd.template.c"
+#endif
+
+#ifndef AF_SCALE_MIN
+#define AF_SCALE_MIN 1e-30
+#endif
+
+/* W := s W and s := 1, over n_w weights. */
+static inline void FN(af_fold)(TYPE *W, int64_t n_w, double *s)
+{
+    if (*s != 1.0) {
+        const TYPE f = (TYPE)*s;
+        for (int64_t i = 0; i < n_w; i++) W[i] *= f;
+        *s = 1.0;
+    }
+}
+
+void FN(af_fold_scales)(const af_net *net, TYPE *params, double *scales)
+{
+    int64_t off = 0;
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        FN(af_fold)(params + off, net->sizes[l] * net->sizes[l + 1], &scales[l]);
+        off += af_layer_params(net, l);
+    }
+}
+
+void FN(af_sparse_begin)(const af_net *net, const TYPE *params, TYPE *wt0)
+{
+    const int64_t n_in = net->sizes[0], n_out = net->sizes[1];
+    for (int64_t j = 0; j < n_out; j++)
+        for (int64_t i = 0; i < n_in; i++) wt0[i * n_out + j] = params[j * n_in + i];
+}
+
+void FN(af_sparse_end)(const af_net *net, TYPE *params, const TYPE *wt0, double *scales)
+{
+    const int64_t n_in = net->sizes[0], n_out = net->sizes[1];
+    const TYPE s0 = (TYPE)scales[0];
+    for (int64_t j = 0; j < n_out; j++)
+        for (int64_t i = 0; i < n_in; i++) params[j * n_in + i] = s0 * wt0[i * n_out + j];
+    scales[0] = 1.0;
+    FN(af_fold_scales)(net, params, scales);
+}
+
+/* out := act(s W in + b) for layers l0..L-1, starting at parameter offset p_off;
+ * each layer's outputs follow the previous one's in out.  Returns the last. */
+static inline const TYPE *FN(af_forward_scaled)(const af_net *net, const TYPE *params,
+                                                const double *scales, int64_t l0, int64_t p_off,
+                                                const TYPE *in, TYPE *out)
+{
+    const TYPE slope = (TYPE)net->slope;
+    for (int64_t l = l0; l < net->n_layers; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const TYPE *W = params + p_off, *b = W + n_in * n_out;
+        FN(af_rows_dot)(W, b, in, n_in, n_out, (TYPE)scales[l], out);
+        FN(af_act_inplace)(net->acts[l], slope, out, n_out);
+        p_off += (n_in + 1) * n_out;
+        in = out;
+        out += n_out;
+    }
+    return in;
+}
+
+/* The fused backward step for the rows js[0..nr) (nr <= 4) of W (n_out, n_in):
+ *   pv += sum_r (s delta_r) W_r     (pushes the delta down, pre-step weights)
+ *   W_r -= (step delta_r) a_in      (the lazy-decay update)
+ * Four rows share each load and store of pv and a_in. */
+static inline void FN(af_back_rows)(TYPE *W, int64_t n_in, const int64_t *js, int nr,
+                                    const TYPE *delta, TYPE s, double step,
+                                    const TYPE *restrict a_in, TYPE *restrict pv)
+{
+    if (nr == 4) {
+        TYPE *restrict W0 = W + js[0] * n_in, *restrict W1 = W + js[1] * n_in;
+        TYPE *restrict W2 = W + js[2] * n_in, *restrict W3 = W + js[3] * n_in;
+        const TYPE g0 = s * delta[js[0]], g1 = s * delta[js[1]];
+        const TYPE g2 = s * delta[js[2]], g3 = s * delta[js[3]];
+        const TYPE k0 = (TYPE)(step * delta[js[0]]), k1 = (TYPE)(step * delta[js[1]]);
+        const TYPE k2 = (TYPE)(step * delta[js[2]]), k3 = (TYPE)(step * delta[js[3]]);
+        for (int64_t i = 0; i < n_in; i++) {
+            const TYPE w0 = W0[i], w1 = W1[i], w2 = W2[i], w3 = W3[i], a = a_in[i];
+            pv[i] += (w0 * g0 + w1 * g1) + (w2 * g2 + w3 * g3);
+            W0[i] = w0 - k0 * a;
+            W1[i] = w1 - k1 * a;
+            W2[i] = w2 - k2 * a;
+            W3[i] = w3 - k3 * a;
+        }
+        return;
+    }
+    for (int r = 0; r < nr; r++) {
+        TYPE *restrict Wr = W + js[r] * n_in;
+        const TYPE g = s * delta[js[r]], k = (TYPE)(step * delta[js[r]]);
+        for (int64_t i = 0; i < n_in; i++) {
+            const TYPE w = Wr[i];
+            pv[i] += w * g;
+            Wr[i] = w - k * a_in[i];
+        }
+    }
+}
+
+/* The first layer's update for rows js[0..nr): W_r -= (step delta_r) x. */
+static inline void FN(af_update_rows)(TYPE *W, int64_t n_in, const int64_t *js, int nr,
+                                      const TYPE *delta, double step, const TYPE *restrict x)
+{
+    if (nr == 4) {
+        TYPE *restrict W0 = W + js[0] * n_in, *restrict W1 = W + js[1] * n_in;
+        TYPE *restrict W2 = W + js[2] * n_in, *restrict W3 = W + js[3] * n_in;
+        const TYPE k0 = (TYPE)(step * delta[js[0]]), k1 = (TYPE)(step * delta[js[1]]);
+        const TYPE k2 = (TYPE)(step * delta[js[2]]), k3 = (TYPE)(step * delta[js[3]]);
+        for (int64_t i = 0; i < n_in; i++) {
+            const TYPE a = x[i];
+            W0[i] -= k0 * a;
+            W1[i] -= k1 * a;
+            W2[i] -= k2 * a;
+            W3[i] -= k3 * a;
+        }
+        return;
+    }
+    for (int r = 0; r < nr; r++) {
+        TYPE *restrict Wr = W + js[r] * n_in;
+        const TYPE k = (TYPE)(step * delta[js[r]]);
+        for (int64_t i = 0; i < n_in; i++) Wr[i] -= k * x[i];
+    }
+}
+
+/* One sample: forward, output delta, then backprop fused with the update.
+ * Dense input: x.  Sparse input (wt0 != NULL): nnz pairs (idx, val).
+ * Returns the loss; a non-finite loss returns before any update. */
+static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, double decay,
+                             double lr, const TYPE *x, TYPE *wt0, const int64_t *idx,
+                             const TYPE *val, int64_t nnz, const TYPE *y, TYPE *scratch,
+                             int64_t n_params, int64_t sum_width, int64_t max_width)
+{
+    const int64_t L = net->n_layers, n_in0 = net->sizes[0], n_out0 = net->sizes[1];
+    const TYPE slope = (TYPE)net->slope, lr_t = (TYPE)lr;
+    TYPE *acts_buf = scratch;
+    TYPE *delta = scratch + sum_width, *prev = delta + max_width;
+    TYPE *b0 = params + n_in0 * n_out0;
+    const TYPE *out;
+
+    /* Forward. */
+    if (wt0) {
+        TYPE *restrict z = acts_buf;
+        const TYPE s0 = (TYPE)scales[0];
+        for (int64_t j = 0; j < n_out0; j++) z[j] = 0;
+        for (int64_t k = 0; k < nnz; k++) {
+            const TYPE xi = val[k];
+            const TYPE *restrict row = wt0 + idx[k] * n_out0;
+            for (int64_t j = 0; j < n_out0; j++) z[j] += xi * row[j];
+        }
+        for (int64_t j = 0; j < n_out0; j++) z[j] = s0 * z[j] + b0[j];
+        FN(af_act_inplace)(net->acts[0], slope, z, n_out0);
+        out = L > 1 ? FN(af_forward_scaled)(net, params, scales, 1, (n_in0 + 1) * n_out0, z,
+                                            acts_buf + n_out0)
+                    : z;
+    } else {
+        out = FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf);
+    }
+    const double loss = FN(af_output_delta)(net, out, y, delta, net->sizes[L]);
+    if (!isfinite(loss)) return loss;
+
+    /* Backward through layers L-1..1, each row read once and written once. */
+    int64_t p_off = n_params, a_off = out - acts_buf;
+    for (int64_t l = L - 1; l >= 1; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        p_off -= (n_in + 1) * n_out;
+        a_off -= n_in;
+        const TYPE *restrict a_in = acts_buf + a_off;
+        TYPE *W = params + p_off, *b = W + n_in * n_out;
+        if (scales[l] < AF_SCALE_MIN) FN(af_fold)(W, n_in * n_out, &scales[l]);
+        const double s = scales[l], s_new = s * decay, step = lr / s_new;
+        TYPE *restrict pv = prev;
+        memset(pv, 0, (size_t)n_in * sizeof(TYPE));
+        /* Rows with a zero delta (dead relu units) push nothing down and, with
+         * the decay kept lazy, need no update: gather the others in fours. */
+        int64_t js[4];
+        int nr = 0;
+        for (int64_t j = 0; j < n_out; j++) {
+            if (delta[j] == 0) continue;
+            b[j] -= lr_t * delta[j];
+            js[nr++] = j;
+            if (nr == 4) {
+                FN(af_back_rows)(W, n_in, js, 4, delta, (TYPE)s, step, a_in, pv);
+                nr = 0;
+            }
+        }
+        FN(af_back_rows)(W, n_in, js, nr, delta, (TYPE)s, step, a_in, pv);
+        scales[l] = s_new;
+        FN(af_act_backward_inplace)(net->acts[l - 1], slope, a_in, pv, pv, n_in);
+        TYPE *t = delta;
+        delta = prev;
+        prev = t;
+    }
+
+    /* The first layer: no delta to push further down. */
+    if (wt0) {
+        if (scales[0] < AF_SCALE_MIN) FN(af_fold)(wt0, n_in0 * n_out0, &scales[0]);
+        const double s_new = scales[0] * decay, step = lr / s_new;
+        const TYPE *restrict d = delta;
+        for (int64_t k = 0; k < nnz; k++) {
+            const TYPE c = (TYPE)(step * (double)val[k]);
+            TYPE *restrict row = wt0 + idx[k] * n_out0;
+            for (int64_t j = 0; j < n_out0; j++) row[j] -= c * d[j];
+        }
+        for (int64_t j = 0; j < n_out0; j++) b0[j] -= lr_t * d[j];
+        scales[0] = s_new;
+    } else {
+        if (scales[0] < AF_SCALE_MIN) FN(af_fold)(params, n_in0 * n_out0, &scales[0]);
+        const double s_new = scales[0] * decay, step = lr / s_new;
+        int64_t js[4];
+        int nr = 0;
+        for (int64_t j = 0; j < n_out0; j++) {
+            if (delta[j] == 0) continue;
+            b0[j] -= lr_t * delta[j];
+            js[nr++] = j;
+            if (nr == 4) {
+                FN(af_update_rows)(params, n_in0, js, 4, delta, step, x);
+                nr = 0;
+            }
+        }
+        FN(af_update_rows)(params, n_in0, js, nr, delta, step, x);
+        scales[0] = s_new;
+    }
+    return loss;
+}
+
+int FN(af_sgd)(const af_net *net, double lr, double mu, TYPE *params, double *scales,
+               const TYPE *X, const TYPE *Y, const int64_t *order, int64_t n_order,
+               TYPE *scratch, double *loss_sum, int64_t *n_done)
+{
+    const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
+    const int64_t n_params = af_n_params(net);
+    const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    const double decay = 1.0 - lr * mu;
+    double total = 0;
+    for (int64_t s = 0; s < n_order; s++) {
+        const int64_t r = order[s];
+        const double loss =
+            FN(af_sgd_one)(net, params, scales, decay, lr, X + r * n_x, NULL, NULL, NULL, 0,
+                           Y + r * n_y, scratch, n_params, sum_width, max_width);
+        if (!isfinite(loss)) {
+            *loss_sum = total;
+            *n_done = s;
+            return AF_E_NONFINITE;
+        }
+        total += loss;
+    }
+    *loss_sum = total;
+    *n_done = n_order;
+    return AF_OK;
+}
+
+int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYPE *wt0,
+                      double *scales, const TYPE *data, const int64_t *indices,
+                      const int64_t *indptr, const TYPE *Y, const int64_t *order,
+                      int64_t n_order, TYPE *scratch, double *loss_sum, int64_t *n_done)
+{
+    const int64_t n_y = net->sizes[net->n_layers];
+    const int64_t n_params = af_n_params(net);
+    const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    const double decay = 1.0 - lr * mu;
+    double total = 0;
+    for (int64_t s = 0; s < n_order; s++) {
+        const int64_t r = order[s], start = indptr[r];
+        const double loss = FN(af_sgd_one)(net, params, scales, decay, lr, NULL, wt0,
+                                           indices + start, data + start, indptr[r + 1] - start,
+                                           Y + r * n_y, scratch, n_params, sum_width, max_width);
+        if (!isfinite(loss)) {
+            *loss_sum = total;
+            *n_done = s;
+            return AF_E_NONFINITE;
+        }
+        total += loss;
+    }
+    *loss_sum = total;
+    *n_done = n_order;
+    return AF_OK;
+}

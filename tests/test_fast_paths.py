@@ -1,0 +1,181 @@
+"""The performance paths against the reference: every compiled ISA variant, the
+sparse first layer (CSR and automatic), lazy decay, and BLAS prediction."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import DTYPES, HIDDEN_ACTIVATIONS, MATCHED_PAIRS, assert_matches, flatten
+
+from annfast import NeuralNet, _kernels, _params, _predict, _sparse, reference
+from annfast.activations import ACTIVATIONS, LOSSES
+
+ISAS = list(range(_kernels.CPU_ISA + 1))
+ARCHS = {"shallow": [12, 5], "two": [30, 17, 6], "deep": [9, 20, 20, 20, 4], "wide": [64, 70, 3]}
+
+
+def _problem(sizes, loss, dtype, rng, n=50, density=0.3):
+    X = rng.random((n, sizes[0]))
+    X[rng.random(X.shape) > density] = 0  # mostly zeros, like binarised pixels
+    k = sizes[-1]
+    if loss == "ce":
+        Y = np.eye(k)[rng.integers(0, k, n)]
+    elif loss == "bce":
+        Y = (rng.random((n, k)) < 0.5).astype(float)
+    else:
+        Y = rng.normal(size=(n, k))
+    return X.astype(dtype), Y.astype(dtype)
+
+
+def _reference_epochs(params, sizes, acts, loss, X, Y, order, lr, mu):
+    W, B = _params.views(params.astype(np.float64), sizes, "flat")
+    W, B = [w.copy() for w in W], [b.copy() for b in B]
+    reference.sgd_epoch(W, B, acts, loss, X.astype(np.float64), Y.astype(np.float64), order,
+                        lr, mu)
+    return flatten(W, B)
+
+
+@pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_every_isa_and_path_matches_reference(isa, dtype, arch, hidden, sparse):
+    rng = np.random.default_rng(7)
+    sizes = ARCHS[arch]
+    loss, out = MATCHED_PAIRS[len(hidden) % len(MATCHED_PAIRS)]
+    acts = [hidden] * (len(sizes) - 2) + [out]
+    kernel_arch = _kernels.Arch(sizes, [ACTIVATIONS[a] for a in acts], LOSSES[loss], isa=isa)
+    X, Y = _problem(sizes, loss, dtype, rng)
+    params = _params.init_params(sizes, "xavier", rng, dtype)
+    order = np.concatenate([rng.permutation(len(X)), rng.permutation(len(X))])  # 2 epochs
+    lr, mu = 0.05, 0.2  # a strong decay, so the lazy scale really moves
+    expected = _reference_epochs(params, sizes, acts, loss, X, Y, order, lr, mu)
+    got = params.copy()
+    if sparse:
+        data, indices, indptr = _sparse.csr_arrays(X, dtype)
+        status, _, done = _kernels.train_sparse(kernel_arch, got, data, indices, indptr, Y,
+                                                order, lr, mu)
+    else:
+        status, _, done, _ = _kernels.train(kernel_arch, got, np.empty(0, dtype), X, Y, order,
+                                            1, "sgd", lr, mu)
+    assert status == _kernels.OK and done == len(order)
+    assert_matches(got, expected, dtype, f"{_kernels.isa_name(isa)} {arch} {hidden}")
+
+
+def test_lazy_decay_survives_underflow_of_the_scale():
+    """A decay of (1 - 0.5) per sample halves the scale each step: after ~100 steps it
+    would underflow the 1e-30 floor many times over, so it must be folded on the way."""
+    rng = np.random.default_rng(3)
+    sizes = [6, 5, 2]
+    arch = _kernels.Arch(sizes, [ACTIVATIONS["tanh"], ACTIVATIONS["identity"]], LOSSES["mse"])
+    X, Y = _problem(sizes, "mse", np.float64, rng, n=40, density=1.0)
+    params = _params.init_params(sizes, "xavier", rng, np.float64)
+    order = np.tile(np.arange(40), 10)  # 400 steps: scale 0.5**400 without folding
+    expected = _reference_epochs(params, sizes, ["tanh", "identity"], "mse", X, Y, order,
+                                 0.1, 5.0)
+    got = params.copy()
+    _kernels.train(arch, got, np.empty(0), X, Y, order, 1, "sgd", 0.1, 5.0)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+
+
+def test_sparse_and_dense_paths_agree_and_touch_only_nonzero_inputs():
+    rng = np.random.default_rng(5)
+    sizes = [40, 8, 3]
+    arch = _kernels.Arch(sizes, [ACTIVATIONS["relu"], ACTIVATIONS["softmax"]], LOSSES["ce"])
+    X, Y = _problem(sizes, "ce", np.float64, rng, n=30)
+    X[:, 7] = 0  # input 7 is never seen: without decay its weights must stay bitwise
+    params = _params.init_params(sizes, "xavier", rng, np.float64)
+    order = rng.permutation(30)
+    dense, sparse = params.copy(), params.copy()
+    _kernels.train(arch, dense, np.empty(0), X, Y, order, 1, "sgd", 0.1, 0.0)
+    _kernels.train_sparse(arch, sparse, *_sparse.csr_arrays(X, np.float64), Y, order, 0.1, 0.0)
+    np.testing.assert_allclose(sparse, dense, rtol=0, atol=1e-12)
+    W0 = _params.views(sparse, sizes)[0][0]
+    np.testing.assert_array_equal(W0[:, 7], _params.views(params, sizes)[0][0][:, 7])
+
+
+def test_train_sparse_rejects_malformed_csr_without_crashing():
+    sizes = [4, 3, 2]
+    arch = _kernels.Arch(sizes, [1, 5], LOSSES["ce"])
+    params = np.zeros(arch.n_params)
+    Y = np.eye(2)[[0, 1]]
+    order = np.arange(2)
+    good = (np.ones(3), np.array([0, 1, 3], dtype=np.int64), np.array([0, 2, 3], dtype=np.int64))
+    _kernels.train_sparse(arch, params.copy(), *good, Y, order)
+    bad_calls = {
+        "index out of range": (np.ones(3), np.array([0, 1, 4]), np.array([0, 2, 3])),
+        "negative index": (np.ones(3), np.array([0, -1, 2]), np.array([0, 2, 3])),
+        "indptr decreasing": (np.ones(3), np.array([0, 1, 2]), np.array([0, 3, 2])),
+        "indptr past the end": (np.ones(3), np.array([0, 1, 2]), np.array([0, 2, 5])),
+        "data/indices length": (np.ones(2), np.array([0, 1, 2]), np.array([0, 2, 3])),
+        "rows vs Y": (np.ones(3), np.array([0, 1, 2]), np.array([0, 1, 2, 3])),
+    }
+    for what, (data, indices, indptr) in bad_calls.items():
+        with pytest.raises((ValueError, IndexError)):
+            _kernels.train_sparse(arch, params.copy(), data, indices.astype(np.int64),
+                                  indptr.astype(np.int64), Y, order)
+        assert what  # each case above raised
+    with pytest.raises(IndexError):
+        _kernels.train_sparse(arch, params.copy(), *good, Y, np.array([0, 2], dtype=np.int64))
+
+
+def test_neuralnet_takes_the_sparse_path_automatically_and_accepts_scipy_csr():
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(11)
+    X = (rng.random((200, 50)) < 0.1).astype(float)
+    assert _sparse.density(X) <= _sparse.SPARSE_DENSITY
+    y = rng.integers(0, 4, 200)
+    runs = []
+    for data in (X, scipy_sparse.csr_matrix(X)):
+        net = NeuralNet([50, 16, 4], seed=0)
+        net.fit(data, y, epochs=2)
+        runs.append(net._params.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])  # the same kernel either way
+    # ... and the same math as the reference, epoch by epoch, in the same order.
+    net = NeuralNet([50, 16, 4], seed=0)
+    start = net._params.copy()
+    order = np.random.default_rng(5).permutation(200)
+    net._rng = np.random.default_rng(5)
+    net.fit(X, y, epochs=1)
+    expected = _reference_epochs(start, [50, 16, 4], ["relu", "softmax"], "ce", X,
+                                 np.eye(4)[y], order, 0.05, 0.01 / 200)
+    assert_matches(net._params, expected, np.float64, "NeuralNet sparse path")
+    proba = net.predict_proba(scipy_sparse.csr_matrix(X))
+    np.testing.assert_allclose(proba, net.predict_proba(X), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("loss_out", MATCHED_PAIRS, ids=lambda p: "+".join(p))
+def test_blas_prediction_matches_the_kernel(dtype, hidden, loss_out):
+    rng = np.random.default_rng(2)
+    sizes = [10, 12, 9, 3]
+    acts = [hidden, hidden, loss_out[1]]
+    params = _params.init_params(sizes, "xavier", rng, dtype)
+    X = (rng.normal(size=(_predict.BLAS_MIN_BATCH + 5, 10)) * 3).astype(dtype)
+    X[0, :] = 40  # saturating values
+    out = np.empty((len(X), 3), dtype=dtype)
+    arch = _kernels.Arch(sizes, [ACTIVATIONS[a] for a in acts], LOSSES[loss_out[0]])
+    _kernels.forward(arch, params, X, out)
+    weights, biases = _params.views(params, sizes, "flat")
+    got = _predict.forward_blas(weights, biases, acts, 0.1, X)
+    assert got.dtype == dtype
+    assert_matches(got, out, dtype, "BLAS forward")
+
+
+@pytest.mark.parametrize("value", ["baseline", "AVX2", "bogus", "avx512"])
+def test_annfast_simd_environment_variable_forces_or_caps_the_level(value):
+    code = "from annfast import _kernels as k; print(k.DEFAULT_ISA, k.CPU_ISA)"
+    env = dict(os.environ, ANNFAST_SIMD=value)
+    res = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env,
+                         capture_output=True, text=True, check=True)
+    default, cpu = map(int, res.stdout.split())
+    wanted = _kernels.ISA_NAMES.get(value.lower())
+    if wanted is None or wanted > cpu:
+        assert default == cpu and "ANNFAST_SIMD" in res.stderr
+    else:
+        assert default == wanted
