@@ -46,10 +46,10 @@ SETTINGS = {
 }
 
 
-def painting_data(size):
+def painting_data(size, dtype=np.float64):
     image = paint.load_image(None, size)
-    X = paint.pixel_coordinates(*image.shape[:2])
-    return image, X, image.reshape(-1, 3) / 255.0
+    X = paint.pixel_coordinates(*image.shape[:2]).astype(dtype)
+    return image, X, (image.reshape(-1, 3) / 255.0).astype(dtype)
 
 
 def psnr_of(estimator, image, X):
@@ -97,8 +97,10 @@ def main(argv=None):
     parser.add_argument("--adam-epochs", type=int, default=5)
     parser.add_argument("--size", type=int, default=100, help="image side (default: 100)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="data type of X and y; both libraries then train in it")
     args = parser.parse_args(argv)
-    image, X, Y = painting_data(args.size)
+    image, X, Y = painting_data(args.size, np.dtype(args.dtype).type)
     epochs = {"per-sample SGD": args.sgd_epochs, "Adam, scikit-learn defaults": args.adam_epochs}
     results = []
     with threadpool_limits(limits=1), warnings.catch_warnings():
@@ -113,7 +115,7 @@ def main(argv=None):
     command = "python -m benchmarks.sklearn_compare " + shlex.join(sys.argv[1:] if argv is None
                                                                     else argv)
     print(f"### annfast {annfast.__version__} vs scikit-learn {sklearn.__version__}: painting "
-          f"net [2, 100x10, 3], {len(X)} samples\n")
+          f"net [2, 100x10, 3], {len(X)} samples, {args.dtype}\n")
     print(f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
           f"{platform.release()}, Python {platform.python_version()}; one process, one thread.\n")
     print("| setting | epochs | annfast s/epoch | scikit-learn s/epoch | speed-up (min-max) "
