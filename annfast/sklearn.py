@@ -30,7 +30,7 @@ from sklearn.utils import shuffle as sk_shuffle
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from annfast import _kernels, _params
+from annfast import _kernels, _params, _sparse
 from annfast._validation import check_dtype, check_scalar
 from annfast.activations import ACTIVATIONS, LOSSES
 
@@ -288,6 +288,13 @@ class _BaseMLP(BaseEstimator):
         data_scale = 1.0 / (n_samples * (Y.shape[1] if not self._is_classifier else 1))
         weight_slices = [slice(w0, b0) for w0, b0, *_ in _params.layer_offsets(arch.sizes)]
         sample_idx = np.arange(n_samples, dtype=np.int64)
+        # Per-sample SGD on mostly-zero inputs (binarised pixels, one-hot
+        # features) takes the kernels' sparse first-layer path: same updates,
+        # only the first-layer weights of non-zero inputs are touched.
+        csr = None
+        if (optimizer.kind == "sgd" and batch_size == 1
+                and _sparse.density(X_train) <= _sparse.SPARSE_DENSITY):
+            csr = _sparse.csr_arrays(X_train, X_train.dtype)
         work = params.copy()  # trained in place; ``params`` keeps the last good epoch
         n_iter = 0
         try:
@@ -296,11 +303,18 @@ class _BaseMLP(BaseEstimator):
                     # Same draw as scikit-learn's, so equal seeds give equal orders.
                     sample_idx = np.ascontiguousarray(sk_shuffle(sample_idx, random_state=rng),
                                                       dtype=np.int64)
-                status, loss_sum, n_done, t = _kernels.train(
-                    arch, work, optimizer.state, X_train, Y_train, sample_idx,
-                    batch_size=batch_size, optimizer=optimizer.kind,
-                    lr=optimizer.learning_rate, l2=cfg.alpha, momentum=cfg.momentum,
-                    beta1=cfg.beta_1, beta2=cfg.beta_2, epsilon=cfg.epsilon, t=optimizer.t)
+                if csr is not None:
+                    t = optimizer.t
+                    status, loss_sum, n_done = _kernels.train_sparse(
+                        arch, work, *csr, Y_train, sample_idx, lr=optimizer.learning_rate,
+                        l2=cfg.alpha)
+                else:
+                    status, loss_sum, n_done, t = _kernels.train(
+                        arch, work, optimizer.state, X_train, Y_train, sample_idx,
+                        batch_size=batch_size, optimizer=optimizer.kind,
+                        lr=optimizer.learning_rate, l2=cfg.alpha, momentum=cfg.momentum,
+                        beta1=cfg.beta_1, beta2=cfg.beta_2, epsilon=cfg.epsilon,
+                        t=optimizer.t)
                 if status != _kernels.OK or not np.isfinite(work).all():
                     raise ValueError(
                         f"Training diverged in epoch {n_iter + 1}: the loss or "

@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import neural_network as skl
 from sklearn.exceptions import ConvergenceWarning
 
-from annfast import reference
+from annfast import _kernels, reference
 from annfast.sklearn import MLPClassifier, MLPRegressor
 
 KERNEL_ACT = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -111,6 +111,32 @@ def test_per_sample_sgd_classifier_matches_reference(data, target):
         assert_allclose(b, r, rtol=1e-10, atol=1e-13)
     penalty = 0.5 * 0.001 * sum(float(np.sum(w**2)) for w in weights)
     assert est.loss_ == pytest.approx(mean_loss + penalty, rel=1e-10)
+
+
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_per_sample_sgd_on_mostly_zero_inputs_matches_reference(as_sparse, monkeypatch):
+    # About 15% non-zero inputs: fit takes the kernels' sparse first-layer path.
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.RandomState(6)
+    X = rng.uniform(0, 1, (50, 12)) * (rng.rand(50, 12) < 0.15)
+    y = rng.randint(0, 3, 50)
+    Y = (y[:, None] == np.arange(3)).astype(float)
+    coefs, intercepts = random_coefs((12, 6, 3), rng)
+
+    def dense_path_not_expected(*args, **kwargs):
+        raise AssertionError("the dense training kernel ran on mostly-zero inputs")
+
+    monkeypatch.setattr(_kernels, "train", dense_path_not_expected)
+    est = MLPClassifier(hidden_layer_sizes=(6,), solver="sgd", momentum=0.0, batch_size=1,
+                        learning_rate_init=0.1, alpha=0.01, shuffle=False, max_iter=1,
+                        warm_start=True)
+    quiet_fit(start_from(est, coefs, intercepts), sparse.csr_matrix(X) if as_sparse else X, y)
+    weights, biases, mean_loss = reference_epoch(coefs, intercepts, ["relu", "softmax"], "ce",
+                                                 X, Y, 0.1, 0.01)
+    for c, w in zip(est.coefs_, weights):
+        assert_allclose(c, w.T, rtol=1e-10, atol=1e-13)
+    for b, r in zip(est.intercepts_, biases):
+        assert_allclose(b, r, rtol=1e-10, atol=1e-13)
 
 
 # -- 2. minibatch, momentum, Adam == scikit-learn from the same weights (1e-8) -------------
