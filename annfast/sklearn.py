@@ -13,6 +13,10 @@ shuffle, batches of ``batch_size`` whose gradient is ``(sum of per-sample
 gradients + alpha * W) / batch_len``, the same SGD/Nesterov/Adam updates, the
 same stopping rules.  Given the same ``random_state`` both libraries therefore
 train the same network (up to rounding; see ``tests/test_sklearn.py``).
+
+Per-sample SGD (``solver='sgd', momentum=0, batch_size=1``) on mostly-zero
+inputs (binarised pixels, one-hot features) runs the kernels' sparse
+first-layer path, which skips the weights of zero inputs.
 """
 
 import dataclasses
