@@ -372,6 +372,34 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     return status, total, n_order
 
 
+def csr_from_dense(const floating[:, ::1] X):
+    """Return ``(data, indices, indptr)``, the CSR arrays of the non-zeros of X
+    (row by row, columns ascending), in two passes over X without the GIL."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, nnz = 0
+    indptr_arr = np.empty(n + 1, dtype=np.int64)
+    cdef int64_t[::1] indptr = indptr_arr
+    with nogil:
+        indptr[0] = 0
+        for i in range(n):
+            for j in range(d):
+                if X[i, j] != 0:
+                    nnz += 1
+            indptr[i + 1] = nnz
+    data_arr = np.empty(nnz, dtype=np.float32 if floating is float else np.float64)
+    indices_arr = np.empty(nnz, dtype=np.int64)
+    cdef floating[::1] data = data_arr
+    cdef int64_t[::1] indices = indices_arr
+    cdef Py_ssize_t k = 0
+    with nogil:
+        for i in range(n):
+            for j in range(d):
+                if X[i, j] != 0:
+                    data[k] = X[i, j]
+                    indices[k] = j
+                    k += 1
+    return data_arr, indices_arr, indptr_arr
+
+
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
              const floating[:, ::1] Y):
     """Return ``(grad, loss_sum)``: the gradient of the summed loss over the rows

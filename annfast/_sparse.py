@@ -10,6 +10,8 @@ input values are non-zero (binarised MNIST: 19%).
 
 import numpy as np
 
+from annfast import _kernels
+
 #: Largest fraction of non-zero inputs for which training takes the sparse path.
 SPARSE_DENSITY = 0.25
 
@@ -39,10 +41,7 @@ def csr_arrays(X, dtype):
         indices = np.ascontiguousarray(csr.indices, dtype=np.int64)
         indptr = np.ascontiguousarray(csr.indptr, dtype=np.int64)
     else:
-        rows, cols = np.nonzero(X)
-        data = np.ascontiguousarray(X[rows, cols], dtype=dtype)
-        indices = cols.astype(np.int64)
-        indptr = np.searchsorted(rows, np.arange(X.shape[0] + 1)).astype(np.int64)
+        data, indices, indptr = _kernels.csr_from_dense(np.ascontiguousarray(X, dtype=dtype))
     if not np.isfinite(data).all():
         raise ValueError("X contains NaN or infinity; every value must be finite")
     return data, indices, indptr

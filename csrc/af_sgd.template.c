@@ -138,6 +138,51 @@ static inline void FN(af_update_rows)(TYPE *W, int64_t n_in, const int64_t *js, 
     }
 }
 
+/* z := s (sum_k val[k] wt0[idx[k], :]) + b over the n_out columns of wt0
+ * (n_in, n_out).  The sums stay in vector registers across all non-zero inputs,
+ * a tile of four vectors at a time: accumulating in memory would make every
+ * input wait for the previous one's store. */
+static inline void FN(af_sparse_forward)(const TYPE *restrict wt0, int64_t n_out,
+                                         const int64_t *restrict idx, const TYPE *restrict val,
+                                         int64_t nnz, TYPE s, const TYPE *restrict b,
+                                         TYPE *restrict z)
+{
+    int64_t j = 0;
+    for (; j + 4 * AF_VLEN <= n_out; j += 4 * AF_VLEN) {
+        FN(af_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, r;
+        for (int64_t k = 0; k < nnz; k++) {
+            const TYPE xi = val[k];
+            const TYPE *row = wt0 + idx[k] * n_out + j;
+            memcpy(&r, row, sizeof r);
+            a0 += r * xi;
+            memcpy(&r, row + AF_VLEN, sizeof r);
+            a1 += r * xi;
+            memcpy(&r, row + 2 * AF_VLEN, sizeof r);
+            a2 += r * xi;
+            memcpy(&r, row + 3 * AF_VLEN, sizeof r);
+            a3 += r * xi;
+        }
+        memcpy(z + j, &a0, sizeof a0);
+        memcpy(z + j + AF_VLEN, &a1, sizeof a1);
+        memcpy(z + j + 2 * AF_VLEN, &a2, sizeof a2);
+        memcpy(z + j + 3 * AF_VLEN, &a3, sizeof a3);
+    }
+    for (; j + AF_VLEN <= n_out; j += AF_VLEN) {
+        FN(af_vec) a0 = {0}, r;
+        for (int64_t k = 0; k < nnz; k++) {
+            memcpy(&r, wt0 + idx[k] * n_out + j, sizeof r);
+            a0 += r * val[k];
+        }
+        memcpy(z + j, &a0, sizeof a0);
+    }
+    for (; j < n_out; j++) {
+        TYPE a = 0;
+        for (int64_t k = 0; k < nnz; k++) a += wt0[idx[k] * n_out + j] * val[k];
+        z[j] = a;
+    }
+    for (j = 0; j < n_out; j++) z[j] = s * z[j] + b[j];
+}
+
 /* One sample: forward, output delta, then backprop fused with the update.
  * Dense input: x.  Sparse input (wt0 != NULL): nnz pairs (idx, val).
  * Returns the loss; a non-finite loss returns before any update. */
@@ -156,14 +201,7 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     /* Forward. */
     if (wt0) {
         TYPE *restrict z = acts_buf;
-        const TYPE s0 = (TYPE)scales[0];
-        for (int64_t j = 0; j < n_out0; j++) z[j] = 0;
-        for (int64_t k = 0; k < nnz; k++) {
-            const TYPE xi = val[k];
-            const TYPE *restrict row = wt0 + idx[k] * n_out0;
-            for (int64_t j = 0; j < n_out0; j++) z[j] += xi * row[j];
-        }
-        for (int64_t j = 0; j < n_out0; j++) z[j] = s0 * z[j] + b0[j];
+        FN(af_sparse_forward)(wt0, n_out0, idx, val, nnz, (TYPE)scales[0], b0, z);
         FN(af_act_inplace)(net->acts[0], slope, z, n_out0);
         out = L > 1 ? FN(af_forward_scaled)(net, params, scales, 1, (n_in0 + 1) * n_out0, z,
                                             acts_buf + n_out0)
