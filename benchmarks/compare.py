@@ -34,7 +34,7 @@ import numpy as np
 from benchmarks import contenders as C
 from benchmarks import memory, report
 from benchmarks import workloads as W
-from benchmarks.machine import machine_info, machine_line
+from benchmarks.machine import _git_commit, kernels_stamp, machine_info, machine_line
 from benchmarks.stats import cost_exponent, spread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,24 +84,35 @@ def _timed(fn, *args):
     return time.perf_counter() - t0
 
 
-def run_training(task, classes, repeats, evaluate=True):
-    """Train every contender on task, interleaved; return the workload's result dict."""
+def run_training(task, classes, repeats, evaluate=True, min_seconds=0.0):
+    """Train every contender on task, interleaved; return the workload's result dict.
+
+    With ``min_seconds`` > 0 (the sweeps, where only speed is reported), a
+    contender whose warm-up epoch was shorter than that runs several epochs per
+    timed repeat, so that timer resolution and scheduler noise do not swamp
+    sub-millisecond epochs; ``seconds`` are always per epoch.  With the default
+    0, every contender trains exactly ``repeats + 1`` epochs.
+    """
     params = C.initial_params(task)
     built = [cls(task, params) for cls in classes]
     rng = np.random.default_rng(W.SEED)
     n = task.n_train
     order = rng.permutation(n)
+    passes = {}
     for c in built:  # warm-up epoch: caches, lazy imports, first-call allocations
-        c.train_epoch(order)
+        warm = _timed(c.train_epoch, order)
+        passes[c.key] = int(min(50, max(1, np.ceil(min_seconds / max(warm, 1e-9)))))
     seconds = {c.key: [] for c in built}
     for _ in range(repeats):
         order = rng.permutation(n)  # the same order for all who take one
         for c in built:
-            seconds[c.key].append(_timed(c.train_epoch, order))
+            k = passes[c.key]
+            seconds[c.key].append(_timed(_epochs, c, order, k) / k)
     results = {}
     for c in built:
         entry = {"label": c.label, "dtype": np.dtype(c.dtype).name,
-                 "seconds": seconds[c.key], "samples_per_s": [n / s for s in seconds[c.key]]}
+                 "seconds": seconds[c.key], "samples_per_s": [n / s for s in seconds[c.key]],
+                 "epochs_per_repeat": passes[c.key]}
         if evaluate:
             out_eval = c.outputs(task.X_eval) if task.is_classifier else None
             entry["loss"], entry["accuracy"] = W.evaluate(task, c.outputs(task.X), out_eval)
@@ -109,6 +120,11 @@ def run_training(task, classes, repeats, evaluate=True):
     return {"name": task.name, "title": task.title, "sizes": list(task.sizes),
             "n_train": n, "n_weights": task.n_weights, "density": task.density,
             "lr": task.lr, "mu": task.mu, "epochs": repeats + 1, "results": results}
+
+
+def _epochs(contender, order, k):
+    for _ in range(k):
+        contender.train_epoch(order)
 
 
 def run_prediction(n_pred, repeats):
@@ -169,11 +185,16 @@ def run_threads(task, repeats):
                      "2 threads vs 1", "n_train": task.n_train, "times": out}
 
 
+#: Shortest timed repeat in the sweeps (see run_training's min_seconds).
+SWEEP_MIN_SECONDS = 0.05
+
+
 def run_sweep(tasks, classes, repeats):
     points = []
     for task in tasks:
         log(f"  {task.name}: {list(task.sizes)[:3]}{'...' if len(task.sizes) > 3 else ''}")
-        points.append(run_training(task, classes, repeats, evaluate=False))
+        points.append(run_training(task, classes, repeats, evaluate=False,
+                                   min_seconds=SWEEP_MIN_SECONDS))
     return points
 
 
@@ -244,6 +265,7 @@ def main(argv=None):
     doc = {"command": command, "mode": mode, "settings": {k: list(v) if isinstance(v, tuple)
                                                           else v for k, v in cfg.items()},
            "skipped": skipped, "workloads": {}, "sweeps": {}}
+    doc["settings"]["sweep_min_seconds"] = SWEEP_MIN_SECONDS
 
     with single_thread():
         doc["machine"] = machine_info()
@@ -283,6 +305,9 @@ def main(argv=None):
             }
     doc["seconds_total"] = time.perf_counter() - t_start
     doc["machine"]["load_average_end"] = list(os.getloadavg())
+    # annfast is an editable install that may change during a long run: say so.
+    doc["machine"]["annfast_git_end"] = _git_commit()
+    doc["machine"]["kernels_built_end"] = kernels_stamp()
 
     os.makedirs(OUT_DIR, exist_ok=True)
     json_path = args.json or os.path.join(OUT_DIR, "compare.json")

@@ -45,6 +45,31 @@ def _git_commit():
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def kernels_stamp():
+    """Modification time (UTC, ISO) of the compiled module: rebuilt in place, the
+    kernels change without any change that git would show."""
+    import datetime
+
+    from annfast import _kernels
+
+    try:
+        mtime = os.path.getmtime(_kernels.__file__)
+    except (OSError, TypeError):
+        return "unknown"
+    return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC")
+
+
+def kernels_isa():
+    """The SIMD variant annfast's kernels run here (ANNFAST_SIMD can force one)."""
+    from annfast import _kernels
+
+    isa, name = getattr(_kernels, "DEFAULT_ISA", None), getattr(_kernels, "isa_name", None)
+    if isa is None or name is None:
+        return "not reported by this annfast"
+    return name(isa)
+
+
 def _blas():
     """BLAS/OpenMP libraries numpy & co. loaded, as threadpoolctl sees them."""
     try:
@@ -93,6 +118,9 @@ def machine_info():
         "versions": versions,
         "blas": _blas(),
         "annfast_env": {k: v for k, v in os.environ.items() if k.startswith("ANNFAST_")},
+        "annfast_git": _git_commit(),
+        "kernels_built": kernels_stamp(),
+        "kernels_isa": kernels_isa(),
     }
 
 
@@ -105,6 +133,8 @@ def machine_line(info):
         f"{info['usable_cpus']} usable of {info['logical_cpus']} logical CPUs",
         f"load average {load[0]:.2f}" if load else "load unknown",
         info["os"],
+        f"annfast kernels built {info.get('kernels_built', 'unknown')}, running the "
+        f"{info.get('kernels_isa', 'unknown')} variant",
         ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         f"BLAS: {info['blas']}",
     ]

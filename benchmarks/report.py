@@ -187,6 +187,12 @@ def markdown(doc, plots=None, plot_prefix=""):
            f"timed repeats per figure after a warm-up; {doc['seconds_total']:.0f} s in all; "
            f"1-minute load average {load[0]:.2f} at the start, {load_end[0]:.2f} at the end).",
            ""]
+    git_end, built_end = m.get("annfast_git_end"), m.get("kernels_built_end")
+    if (git_end and git_end != m.get("annfast_git")) or (
+            built_end and built_end != m.get("kernels_built")):
+        out += [f"**Warning:** annfast changed during the run (git {m.get('annfast_git')}, "
+                f"kernels built {m.get('kernels_built')} at the start; git {git_end}, "
+                f"kernels built {built_end} at the end): the figures mix two versions.", ""]
     for key, reason in doc.get("skipped", {}).items():
         out.append(f"- {key}: {reason}")
     if doc.get("skipped"):
@@ -216,8 +222,10 @@ def markdown(doc, plots=None, plot_prefix=""):
         params = {"width": "h in [784, h, 10] (dense MNIST)",
                   "depth": "d in [2, 100 x d, 3] (painting data)"}
         for sweep, points in doc["sweeps"].items():
+            min_ms = 1000 * doc["settings"].get("sweep_min_seconds", 0)
             out += [f"### Throughput vs {sweep} (samples/s, median; "
-                    f"{points[0]['n_train']:,} samples per timed epoch)", "",
+                    f"{points[0]['n_train']:,} samples per epoch, several epochs per timed "
+                    f"repeat where one lasts under {min_ms:.0f} ms)", "",
                     sweep_table(points, params.get(sweep, sweep)), ""]
             if plots and sweep in plots:
                 out += [f"![throughput vs {sweep}]({plot_prefix}{plots[sweep]})", ""]
