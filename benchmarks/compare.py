@@ -103,6 +103,9 @@ def run_training(task, classes, repeats, evaluate=True, min_seconds=0.0):
         warm = _timed(c.train_epoch, order)
         passes[c.key] = int(min(50, max(1, np.ceil(min_seconds / max(warm, 1e-9)))))
     seconds = {c.key: [] for c in built}
+    for c in built:
+        if hasattr(c, "in_loop_seconds"):
+            c.in_loop_seconds.clear()  # keep the timed epochs only
     for _ in range(repeats):
         order = rng.permutation(n)  # the same order for all who take one
         for c in built:
@@ -113,6 +116,8 @@ def run_training(task, classes, repeats, evaluate=True, min_seconds=0.0):
         entry = {"label": c.label, "dtype": np.dtype(c.dtype).name,
                  "seconds": seconds[c.key], "samples_per_s": [n / s for s in seconds[c.key]],
                  "epochs_per_repeat": passes[c.key]}
+        if hasattr(c, "in_loop_seconds"):
+            entry["in_loop_seconds"] = list(c.in_loop_seconds)
         if evaluate:
             out_eval = c.outputs(task.X_eval) if task.is_classifier else None
             entry["loss"], entry["accuracy"] = W.evaluate(task, c.outputs(task.X), out_eval)

@@ -105,6 +105,24 @@ def workload_table(w):
     return _table(header, rows)
 
 
+def in_loop_note(w):
+    """One sentence: annfast's rate inside fit's epoch loop vs per whole fit call."""
+    parts = []
+    for key, r in w["results"].items():
+        inner = r.get("in_loop_seconds")
+        if not inner:
+            continue
+        wall, _, _ = spread(r["seconds"])
+        loop, _, _ = spread(inner)
+        parts.append(f"{r['label']} {fmt_rate(w['n_train'] / loop)} samples/s "
+                     f"({100 * (1 - loop / wall):.0f}% of each call outside the loop)")
+    if not parts:
+        return ""
+    return ("annfast is timed per `NeuralNet.fit(X, Y, epochs=1)` call, which also checks "
+            "and converts the inputs (a cost paid once per call, not per epoch, by "
+            "`fit(epochs=k)`); inside fit's epoch loop alone: " + "; ".join(parts) + ".")
+
+
 def _workload_heading(w):
     parts = [f"{w['n_train']:,} samples per epoch"]
     if "epochs" in w:
@@ -210,6 +228,9 @@ def markdown(doc, plots=None, plot_prefix=""):
         if name == "predict":
             continue
         out += [_workload_heading(w), "", workload_table(w), ""]
+        note = in_loop_note(w)
+        if note:
+            out += [note, ""]
     if "predict" in doc["workloads"]:
         w = doc["workloads"]["predict"]
         out += ["## Prediction", "", f"### {w['title']}", "", workload_table(w), ""]

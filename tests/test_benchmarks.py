@@ -168,6 +168,10 @@ def test_run_training_interleaves_and_reports(monkeypatch):
     json.dumps(w)  # everything is JSON-serialisable
     table = report.workload_table(w)
     assert "annfast float64 | " in table and "1.00x [1.00-1.00]" in table
+    annfast = w["results"]["annfast-f64"]
+    inner = annfast["in_loop_seconds"]  # fit's own epoch times lie within the call's
+    assert len(inner) == 2 and all(0 < a <= b for a, b in zip(inner, annfast["seconds"]))
+    assert "inside fit's epoch loop" in report.in_loop_note(w)
 
 
 def test_targets_rows_report_shortfall():
