@@ -14,6 +14,7 @@ are on samples done and parameter bits, never on elapsed time.
 """
 
 import _thread
+import signal
 import threading
 import time
 import warnings
@@ -119,6 +120,19 @@ def test_train_divergence_warns_too():
 # -- Ctrl-C -----------------------------------------------------------------------------
 
 
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler for the duration of the test.
+
+    A process started in the background by a shell (``cmd &``) inherits SIGINT
+    ignored; Python then installs no handler and ``interrupt_main`` does
+    nothing.  An interactive session has ``default_int_handler``: use it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+
 class Interrupter(threading.Thread):
     """Calls _thread.interrupt_main() once ``ready()`` turns true (polled).
 
@@ -156,7 +170,7 @@ def big_kernel_problem(n_rows=64, n_order=2_000_000, seed=0):
     return arch, params, X, Y, order
 
 
-def test_kernel_notices_ctrl_c_between_chunks_and_keeps_whole_samples():
+def test_kernel_notices_ctrl_c_between_chunks_and_keeps_whole_samples(ctrl_c):
     arch, params, X, Y, order = big_kernel_problem()
     start = params.copy()
     empty = np.empty(0)
@@ -190,7 +204,7 @@ def test_kernel_notices_ctrl_c_between_chunks_and_keeps_whole_samples():
     assert 0 < m < len(order) // 10, f"stopped after {m} of {len(order)} samples"
 
 
-def test_fit_interrupted_keeps_last_completed_epoch():
+def test_fit_interrupted_keeps_last_completed_epoch(ctrl_c):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(30_000, 20))
     y = rng.integers(0, 10, size=30_000)
@@ -211,7 +225,7 @@ def test_fit_interrupted_keeps_last_completed_epoch():
     watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            net.fit(X, y, epochs=1000)
+            net.fit(X, y, epochs=50)
     finally:
         watcher.stop.set()
         watcher.join()
@@ -236,7 +250,7 @@ def test_fit_interrupted_keeps_last_completed_epoch():
     assert np.isfinite(net._params).all()
 
 
-def test_fit_interrupted_in_first_epoch_leaves_model_untouched():
+def test_fit_interrupted_in_first_epoch_leaves_model_untouched(ctrl_c):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(30_000, 20))
     y = rng.integers(0, 10, size=30_000)
