@@ -97,6 +97,21 @@ cdef extern from "af.h" nogil:
     void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales)
     void af_sparse_end_f64(const af_net *net, double *params, const double *wt0, double *scales)
 
+    ctypedef void (*af_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                                 float *alpha, float *a, int *lda, float *b, int *ldb,
+                                 float *beta, float *c, int *ldc) noexcept nogil
+    ctypedef void (*af_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                                 double *alpha, double *a, int *lda, double *b, int *ldb,
+                                 double *beta, double *c, int *ldc) noexcept nogil
+    int af_train_gemm_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
+                          const float *X, const float *Y, const int64_t *order,
+                          int64_t n_order, int64_t batch_size, float *grad, float *scratch,
+                          double *loss_sum, int64_t *n_done, af_sgemm_fn gemm)
+    int af_train_gemm_f64(const af_net *net, af_opt *opt, double *params, double *opt_state,
+                          const double *X, const double *Y, const int64_t *order,
+                          int64_t n_order, int64_t batch_size, double *grad, double *scratch,
+                          double *loss_sum, int64_t *n_done, af_dgemm_fn gemm)
+
     int af_gradient_f32(const af_net *net, const float *params, const float *X,
                         const float *Y, int64_t n, float *grad, float *scratch,
                         double *loss_sum)

@@ -14,7 +14,9 @@ import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
+from libc.limits cimport INT_MAX
 from libc.stdint cimport int32_t, int64_t
+from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from annfast._kernels cimport *
 
@@ -68,6 +70,8 @@ DEFAULT_ISA = _isa_from_env()
 
 # About this many weight visits run between two checks for Ctrl-C (a few ms).
 cdef int64_t _WORK_PER_CHECK = 4_000_000
+#: Batches of at least this many samples train through BLAS matrix products.
+GEMM_MIN_BATCH = 4
 
 
 cdef class Arch:
@@ -232,8 +236,13 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
         return _sgd_dense(arch, params, X, Y, order, lr, l2) + (t,)
 
     dtype = np.float32 if floating is float else np.float64
+    # Batches as matrices through BLAS, unless a product would overflow its int sizes.
+    cdef bint use_gemm = (batch_size >= GEMM_MIN_BATCH
+                          and batch_size * (arch.sum_width + 2 * arch.max_width) < INT_MAX)
+    cdef int64_t scratch_rows = min(batch_size, n_order) if use_gemm else 1
     cdef floating[::1] grad = np.empty(max(arch.n_params, 1), dtype=dtype)
-    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(
+        scratch_rows * (arch.sum_width + 2 * arch.max_width), dtype=dtype)
     cdef floating *state = &opt_state[0] if opt_state.shape[0] > 0 else NULL
     cdef int64_t chunk = max(1, _WORK_PER_CHECK // max(arch.n_params, 1))
     chunk = max(1, chunk // batch_size) * batch_size
@@ -243,7 +252,18 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     while pos < n_order:
         stop = min(pos + chunk, n_order)
         with nogil:
-            if floating is float:
+            if use_gemm:
+                if floating is float:
+                    status = af_train_gemm_f32(&arch.net, &opt, &params[0], state, &X[0, 0],
+                                               &Y[0, 0], &order[pos], stop - pos, batch_size,
+                                               &grad[0], &scratch[0], &part, &done,
+                                               <af_sgemm_fn>sgemm)
+                else:
+                    status = af_train_gemm_f64(&arch.net, &opt, &params[0], state, &X[0, 0],
+                                               &Y[0, 0], &order[pos], stop - pos, batch_size,
+                                               &grad[0], &scratch[0], &part, &done,
+                                               <af_dgemm_fn>dgemm)
+            elif floating is float:
                 status = af_train_f32(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
                                       &order[pos], stop - pos, batch_size, &grad[0],
                                       &scratch[0], &part, &done)

@@ -147,6 +147,29 @@ void af_sparse_begin_f64(const af_net *net, const double *params, double *wt0);
 void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales);
 void af_sparse_end_f64(const af_net *net, double *params, const double *wt0, double *scales);
 
+/* Fortran BLAS ?gemm (column-major C := alpha op(A) op(B) + beta C), passed in
+ * by the caller (annfast takes scipy's), so the C sources need no BLAS headers. */
+typedef void (*af_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                            float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                            int *ldc);
+typedef void (*af_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
+                            double *a, int *lda, double *b, int *ldb, double *beta, double *c,
+                            int *ldc);
+
+/* af_train for batches as matrices: each layer's forward pass, weight gradient
+ * and delta backpropagation is one GEMM over the whole batch.  Same arguments
+ * and results as af_train (up to summation order), plus the GEMM; scratch:
+ * min(batch_size, n_order) * (af_sum_width + 2 * af_max_width) values.  Every product must
+ * fit BLAS' int sizes (the caller checks). */
+int af_train_gemm_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
+                      const float *X, const float *Y, const int64_t *order, int64_t n_order,
+                      int64_t batch_size, float *grad, float *scratch, double *loss_sum,
+                      int64_t *n_done, af_sgemm_fn gemm);
+int af_train_gemm_f64(const af_net *net, af_opt *opt, double *params, double *opt_state,
+                      const double *X, const double *Y, const int64_t *order, int64_t n_order,
+                      int64_t batch_size, double *grad, double *scratch, double *loss_sum,
+                      int64_t *n_done, af_dgemm_fn gemm);
+
 /* Gradient of the summed loss over n samples (no l2 term) into grad
  * (af_n_params values, overwritten); *loss_sum as above.  Same scratch. */
 int af_gradient_f32(const af_net *net, const float *params, const float *X,

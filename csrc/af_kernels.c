@@ -135,6 +135,15 @@ int af_cpu_isa(void)
                        (net, opt, params, opt_state, X, Y, order, n_order, batch_size, grad,   \
                         scratch, loss_sum, n_done));                                           \
     }                                                                                          \
+    int af_train_gemm##S(const af_net *net, af_opt *opt, T *params, T *opt_state, const T *X,  \
+                         const T *Y, const int64_t *order, int64_t n_order,                    \
+                         int64_t batch_size, T *grad, T *scratch, double *loss_sum,            \
+                         int64_t *n_done, AF_GEMM_##S gemm)                                    \
+    {                                                                                          \
+        return AF_PICK(net->isa, af_train_gemm##S,                                             \
+                       (net, opt, params, opt_state, X, Y, order, n_order, batch_size, grad,   \
+                        scratch, loss_sum, n_done, gemm));                                     \
+    }                                                                                          \
     int af_gradient##S(const af_net *net, const T *params, const T *X, const T *Y, int64_t n,  \
                        T *grad, T *scratch, double *loss_sum)                                  \
     {                                                                                          \
@@ -184,5 +193,7 @@ int af_cpu_isa(void)
         return AF_PICK(net->isa, af_output_delta##S, (net, a, y, delta, k));                   \
     }
 
+#define AF_GEMM__f32 af_sgemm_fn
+#define AF_GEMM__f64 af_dgemm_fn
 AF_PUBLIC(float, _f32)
 AF_PUBLIC(double, _f64)

@@ -196,3 +196,89 @@ int FN(af_gradient)(const af_net *net, const TYPE *params, const TYPE *X, const 
     *loss_sum = total;
     return isfinite(total) ? AF_OK : AF_E_NONFINITE;
 }
+
+/* Row-major M (rows x cols) is column-major M^T, so each row-major product
+ * below is written as the column-major product of the transposes. */
+int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state,
+                      const TYPE *X, const TYPE *Y, const int64_t *order, int64_t n_order,
+                      int64_t batch_size, TYPE *grad, TYPE *scratch, double *loss_sum,
+                      int64_t *n_done, AF_GEMM_FN gemm)
+{
+    const int64_t L = net->n_layers, n_x = net->sizes[0], n_y = net->sizes[L];
+    const int64_t n_params = af_n_params(net), max_width = af_max_width(net);
+    const int64_t sum_width = af_sum_width(net);
+    const TYPE slope = (TYPE)net->slope;
+    TYPE one = 1, zero = 0;
+    char tr_n = 'N', tr_t = 'T';
+    double total = 0;
+    *loss_sum = 0;
+    *n_done = 0;
+    if (batch_size < 1 || opt->kind < 0 || opt->kind >= AF_N_OPT) return AF_E_ARGUMENT;
+
+    /* The caller sizes scratch for the largest batch this call can hold. */
+    const int64_t rows = batch_size < n_order ? batch_size : n_order;
+    TYPE *acts = scratch; /* A_0 .. A_L, each (B, sizes[l]) row-major */
+    TYPE *dA = scratch + rows * sum_width, *dB = dA + rows * max_width;
+    for (int64_t start = 0; start < n_order; start += batch_size) {
+        const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
+        int B = (int)(stop - start);
+        for (int r = 0; r < B; r++)
+            memcpy(acts + (int64_t)r * n_x, X + order[start + r] * n_x, (size_t)n_x * sizeof(TYPE));
+
+        /* Forward: A_{l+1} = act(A_l W_l^T + b_l). */
+        TYPE *A = acts, *p = params;
+        for (int64_t l = 0; l < L; l++) {
+            int n_in = (int)net->sizes[l], n_out = (int)net->sizes[l + 1];
+            TYPE *Z = A + (int64_t)B * n_in, *b = p + (int64_t)n_in * n_out;
+            gemm(&tr_t, &tr_n, &n_out, &B, &n_in, &one, p, &n_in, A, &n_in, &zero, Z, &n_out);
+            for (int r = 0; r < B; r++) {
+                TYPE *row = Z + (int64_t)r * n_out;
+                for (int j = 0; j < n_out; j++) row[j] += b[j];
+                FN(af_act_inplace)(net->acts[l], slope, row, n_out);
+            }
+            p += (int64_t)(n_in + 1) * n_out;
+            A = Z;
+        }
+
+        /* Output deltas, one row per sample. */
+        TYPE *D = dA, *P = dB;
+        for (int r = 0; r < B; r++) {
+            const double loss = FN(af_output_delta)(net, A + (int64_t)r * n_y,
+                                                    Y + order[start + r] * n_y,
+                                                    D + (int64_t)r * n_y, n_y);
+            if (!isfinite(loss)) {
+                *loss_sum = total;
+                *n_done = start + r;
+                return AF_E_NONFINITE;
+            }
+            total += loss;
+        }
+
+        /* Backward: G_l = D^T A_l, g_b = column sums of D, D_prev = (D W_l) * act'. */
+        int64_t p_off = n_params;
+        for (int64_t l = L - 1; l >= 0; l--) {
+            int n_in = (int)net->sizes[l], n_out = (int)net->sizes[l + 1];
+            p_off -= (int64_t)(n_in + 1) * n_out;
+            A -= (int64_t)B * n_in; /* A_l, this layer's input */
+            TYPE *W = params + p_off, *gW = grad + p_off, *gb = gW + (int64_t)n_in * n_out;
+            gemm(&tr_n, &tr_t, &n_in, &n_out, &B, &one, A, &n_in, D, &n_out, &zero, gW, &n_in);
+            for (int j = 0; j < n_out; j++) gb[j] = 0;
+            for (int r = 0; r < B; r++)
+                for (int j = 0; j < n_out; j++) gb[j] += D[(int64_t)r * n_out + j];
+            if (l > 0) {
+                gemm(&tr_n, &tr_n, &n_in, &B, &n_out, &one, W, &n_in, D, &n_out, &zero, P, &n_in);
+                for (int r = 0; r < B; r++)
+                    FN(af_act_backward_inplace)(net->acts[l - 1], slope, A + (int64_t)r * n_in,
+                                                P + (int64_t)r * n_in, P + (int64_t)r * n_in,
+                                                n_in);
+                TYPE *t = D;
+                D = P;
+                P = t;
+            }
+        }
+        FN(af_apply_step)(net, opt, params, opt_state, grad, B, n_params);
+    }
+    *loss_sum = total;
+    *n_done = n_order;
+    return AF_OK;
+}

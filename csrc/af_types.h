@@ -11,6 +11,7 @@
 #define AF_TANH tanhf
 #define AF_SQRT sqrtf
 #define AF_TYPE_EPS FLT_EPSILON
+#define AF_GEMM_FN af_sgemm_fn
 #elif defined(AF_FLOAT64)
 #define TYPE double
 #define SUFFIX _f64
@@ -18,6 +19,7 @@
 #define AF_TANH tanh
 #define AF_SQRT sqrt
 #define AF_TYPE_EPS DBL_EPSILON
+#define AF_GEMM_FN af_dgemm_fn
 #else
 #error "define AF_FLOAT32 or AF_FLOAT64 before including af_types.h"
 #endif

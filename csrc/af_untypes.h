@@ -7,3 +7,4 @@
 #undef AF_TYPE_EPS
 #undef FN
 #undef AF_VLEN
+#undef AF_GEMM_FN

@@ -179,3 +179,44 @@ def test_annfast_simd_environment_variable_forces_or_caps_the_level(value):
         assert default == cpu and "ANNFAST_SIMD" in res.stderr
     else:
         assert default == wanted
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size, n", [(4, 4), (32, 5), (8, 21), (200, 37)])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_gemm_batches_match_per_sample_accumulation(dtype, batch_size, n, optimizer):
+    """The BLAS batch path (batch_size >= GEMM_MIN_BATCH) against the reference's
+    per-sample gradients averaged over each batch, including batches larger than
+    the data (the scratch is sized for the largest batch the call can hold)."""
+    assert batch_size >= _kernels.GEMM_MIN_BATCH
+    rng = np.random.default_rng(batch_size + n)
+    sizes = [7, 9, 6, 3]
+    acts = ["tanh", "relu", "softmax"]
+    arch = _kernels.Arch(sizes, [ACTIVATIONS[a] for a in acts], LOSSES["ce"])
+    X, Y = _problem(sizes, "ce", dtype, rng, n=n, density=1.0)
+    params = _params.init_params(sizes, "xavier", rng, dtype)
+    order = rng.permutation(n)
+    got, state = params.copy(), np.zeros(2 * params.size, dtype)
+    status, loss, done, t = _kernels.train(arch, got, state, X, Y, order, batch_size,
+                                           optimizer, 0.1, l2=0.01)
+    assert status == _kernels.OK and done == n
+    p = params.astype(np.float64)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    is_weight = np.zeros(p.size, dtype=bool)
+    for w0, b0, _, _, _ in _params.layer_offsets(sizes):
+        is_weight[w0:b0] = True
+    for step, start in enumerate(range(0, n, batch_size), 1):
+        batch = order[start:start + batch_size]
+        W, B = _params.views(p, sizes, "flat")
+        grads = [flatten(*reference.backprop(W, B, acts, "ce", X[i].astype(float),
+                                             Y[i].astype(float))[:2]) for i in batch]
+        g = (np.sum(grads, axis=0) + np.where(is_weight, 0.01 * p, 0)) / len(batch)
+        if optimizer == "sgd":
+            p = p - 0.1 * g
+        else:
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            lr_t = 0.1 * np.sqrt(1 - 0.999 ** step) / (1 - 0.9 ** step)
+            p = p - lr_t * m / (np.sqrt(v) + 1e-8)
+    assert t == (step if optimizer == "adam" else 0)
+    assert_matches(got, p, dtype, f"GEMM {optimizer} batch {batch_size}")
