@@ -52,7 +52,7 @@ CC="$cc" ANNFAST_EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recove
     exit 1
 }
 so="$(ls annfast/_kernels.*.so)"
-if ! ldd "$so" | grep -q libasan; then
+if ! ldd "$so" | grep libasan >/dev/null; then  # not -q: an early exit SIGPIPEs ldd under pipefail
     echo "sanitize.sh: $so is not linked against libasan" >&2
     exit 1
 fi
