@@ -103,48 +103,57 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
  * samples: g = (grad_W + l2 W) / batch_len for weights, grad_b / batch_len
  * for biases; then the rule of opt->kind, per parameter. */
 static void FN(af_apply_step)(const af_net *net, af_opt *opt, TYPE *params, TYPE *state,
-                              const TYPE *grad, int64_t batch_len, int64_t n_params)
+                              TYPE *grad, int64_t batch_len, int64_t n_params)
 {
     const TYPE n = (TYPE)batch_len, l2 = (TYPE)opt->l2, lr = (TYPE)opt->lr;
     const TYPE mom = (TYPE)opt->momentum;
     const TYPE b1 = (TYPE)opt->beta1, b2 = (TYPE)opt->beta2, eps = (TYPE)opt->epsilon;
     const TYPE rho = (TYPE)opt->rho;
-    TYPE *v = state, *m2 = state + n_params;
-    TYPE lr_t = lr;
-    if (opt->kind == AF_OPT_ADAM) {
-        opt->t += 1;
-        const double t = (double)opt->t;
-        lr_t = (TYPE)(opt->lr * sqrt(1.0 - pow(opt->beta2, t)) / (1.0 - pow(opt->beta1, t)));
-    }
+    TYPE *restrict v = state, *restrict m2 = state + n_params;
+    TYPE *restrict p = params, *restrict g = grad;
+
+    /* g := the batch gradient, in place (the rules below then vectorize). */
     int64_t off = 0;
     for (int64_t l = 0; l < net->n_layers; l++) {
         const int64_t n_w = net->sizes[l] * net->sizes[l + 1], n_all = af_layer_params(net, l);
-        for (int64_t i = off; i < off + n_all; i++) {
-            const TYPE g = i < off + n_w ? (grad[i] + l2 * params[i]) / n : grad[i] / n;
-            switch (opt->kind) {
-            case AF_OPT_MOMENTUM:
-                v[i] = mom * v[i] - lr * g;
-                params[i] += v[i];
-                break;
-            case AF_OPT_NESTEROV:
-                v[i] = mom * v[i] - lr * g;
-                params[i] += mom * v[i] - lr * g;
-                break;
-            case AF_OPT_ADAM:
-                v[i] = b1 * v[i] + ((TYPE)1 - b1) * g;
-                m2[i] = b2 * m2[i] + ((TYPE)1 - b2) * (g * g);
-                params[i] += -lr_t * v[i] / (AF_SQRT(m2[i]) + eps);
-                break;
-            case AF_OPT_RMSPROP:
-                v[i] = rho * v[i] + ((TYPE)1 - rho) * (g * g);
-                params[i] -= lr * g / AF_SQRT(v[i] + eps);
-                break;
-            default: /* AF_OPT_SGD */
-                params[i] -= lr * g;
-                break;
-            }
-        }
+        for (int64_t i = off; i < off + n_w; i++) g[i] = (g[i] + l2 * p[i]) / n;
+        for (int64_t i = off + n_w; i < off + n_all; i++) g[i] = g[i] / n;
         off += n_all;
+    }
+    switch (opt->kind) {
+    case AF_OPT_MOMENTUM:
+        for (int64_t i = 0; i < n_params; i++) {
+            v[i] = mom * v[i] - lr * g[i];
+            p[i] += v[i];
+        }
+        break;
+    case AF_OPT_NESTEROV:
+        for (int64_t i = 0; i < n_params; i++) {
+            v[i] = mom * v[i] - lr * g[i];
+            p[i] += mom * v[i] - lr * g[i];
+        }
+        break;
+    case AF_OPT_ADAM: {
+        opt->t += 1;
+        const double t = (double)opt->t;
+        const TYPE lr_t =
+            (TYPE)(opt->lr * sqrt(1.0 - pow(opt->beta2, t)) / (1.0 - pow(opt->beta1, t)));
+        for (int64_t i = 0; i < n_params; i++) {
+            v[i] = b1 * v[i] + ((TYPE)1 - b1) * g[i];
+            m2[i] = b2 * m2[i] + ((TYPE)1 - b2) * (g[i] * g[i]);
+            p[i] += -lr_t * v[i] / (AF_SQRT(m2[i]) + eps);
+        }
+        break;
+    }
+    case AF_OPT_RMSPROP:
+        for (int64_t i = 0; i < n_params; i++) {
+            v[i] = rho * v[i] + ((TYPE)1 - rho) * (g[i] * g[i]);
+            p[i] -= lr * g[i] / AF_SQRT(v[i] + eps);
+        }
+        break;
+    default: /* AF_OPT_SGD */
+        for (int64_t i = 0; i < n_params; i++) p[i] -= lr * g[i];
+        break;
     }
 }
 
