@@ -282,21 +282,56 @@ class TorchF32(Torch):
 
 
 class Fann(Contender):
-    """FANN (libfann, incremental training): not wired up yet, always skipped."""
+    """FANN 2.2, incremental training, through :mod:`benchmarks.fann` (ctypes).
 
-    key, label = "fann", "FANN 2.2 incremental"
+    Not the same math (tanh hidden units, logistic outputs trained on the
+    squared error, no L2 decay: FANN has no relu/softmax/cross-entropy), but
+    the same weights streamed per sample; its loss is shown for information.
+    """
 
     @classmethod
     def skip_reason(cls):
-        import ctypes.util
+        from benchmarks import fann
 
-        if ctypes.util.find_library("doublefann") is None:
-            return "FANN (Debian libfann-dev) is not installed - skipped"
-        return "FANN is installed but its contender is not implemented yet - skipped"
+        if fann.load(cls.dtype) is None:
+            return (f"FANN (lib{fann.LIBRARIES[cls.dtype]}, Debian libfann-dev) is not "
+                    "installed - skipped")
+        return None
+
+    def __init__(self, task, params):
+        super().__init__(task, params)
+        from benchmarks import fann
+
+        weights, biases = layer_arrays(task, params)
+        self.net = fann.FannNet(fann.load(self.dtype), task.sizes, weights, biases, task.lr,
+                                task.is_classifier, self.dtype)
+        self.X = np.ascontiguousarray(task.X, dtype=self.dtype)
+        self.Y = np.ascontiguousarray(task.Y, dtype=self.dtype)
+        self.x_ptrs = self.net.row_pointers(self.X)
+        self.y_ptrs = self.net.row_pointers(self.Y)
+
+    def train_epoch(self, order):
+        self.net.train_rows(self.x_ptrs, self.y_ptrs, order)
+
+    def outputs(self, X):
+        out = self.net.outputs(X).astype(np.float64)
+        if self.task.is_classifier:  # logistic outputs, normalised to compare losses
+            out = np.clip(out, 1e-12, None)
+            out /= out.sum(axis=1, keepdims=True)
+        return out
+
+
+class FannF64(Fann):
+    key, label, dtype = "fann-f64", "FANN 2.2 float64 (incremental, C)", np.float64
+
+
+class FannF32(Fann):
+    key, label, dtype = "fann-f32", "FANN 2.2 float32 (incremental, C)", np.float32
 
 
 #: Training contenders, in table order (annfast float64 is the ratio's base).
-TRAINING = (AnnfastF64, AnnfastF32, Reference, Tutorial, Sklearn, TorchF64, TorchF32, Fann)
+TRAINING = (AnnfastF64, AnnfastF32, Reference, Tutorial, Sklearn, TorchF64, TorchF32, FannF64,
+            FannF32)
 #: Prediction contenders: NumPy matmul is the baseline of the prediction target.
 PREDICTION = (AnnfastF64, AnnfastF32, NumpyMatmulF64, NumpyMatmulF32, Reference, Tutorial,
               Sklearn, TorchF64, TorchF32)

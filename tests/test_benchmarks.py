@@ -100,6 +100,24 @@ def test_torch_settings_match_reference(output):
     np.testing.assert_allclose(contender.outputs(task.X), ref_out, rtol=0, atol=1e-10)
 
 
+def test_fann_starts_from_the_given_weights():
+    from benchmarks import fann
+
+    lib = fann.load(np.float64)
+    if lib is None:
+        pytest.skip("FANN (libdoublefann) is not installed")
+    task = tiny_task()
+    weights, biases = C.layer_arrays(task, C.initial_params(task))
+    net = fann.FannNet(lib, task.sizes, weights, biases, 0.1, True, np.float64)
+    # FANN's symmetric sigmoid is tanh(z / 2) and its sigmoid the logistic function
+    # at the default steepness 0.5.
+    a = task.X
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        z = a @ w.T + b
+        a = np.tanh(z / 2) if i < len(weights) - 1 else 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(net.outputs(task.X), a, rtol=0, atol=1e-12)
+
+
 def test_annfast_contender_trains_with_the_task_decay():
     task = tiny_task()
     contender = C.AnnfastF64(task, C.initial_params(task))
