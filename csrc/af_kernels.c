@@ -27,76 +27,25 @@ int64_t af_sum_width(const af_net *net)
 
 
 /* Baseline x86-64 (SSE2), and every other machine. */
-#define AF_VEC_BYTES 16
-#define AF_FLOAT32
 #define AF_ISA _base
-#include "af_types.h"
-#include "af_activation.template.h"
-#include "af_dense.template.c"
-#include "af_train.template.c"
-#include "af_sgd.template.c"
-#include "af_untypes.h"
-#undef AF_FLOAT32
-#define AF_FLOAT64
-#include "af_types.h"
-#include "af_activation.template.h"
-#include "af_dense.template.c"
-#include "af_train.template.c"
-#include "af_sgd.template.c"
-#include "af_untypes.h"
-#undef AF_FLOAT64
-#undef AF_ISA
-#undef AF_VEC_BYTES
+#define AF_VEC_BYTES 16
+#include "af_instantiate.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define AF_X86_DISPATCH 1
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-#define AF_VEC_BYTES 32
 #define AF_ISA _avx2
-#define AF_FLOAT32
-#include "af_types.h"
-#include "af_activation.template.h"
-#include "af_dense.template.c"
-#include "af_train.template.c"
-#include "af_sgd.template.c"
-#include "af_untypes.h"
-#undef AF_FLOAT32
-#define AF_FLOAT64
-#include "af_types.h"
-#include "af_activation.template.h"
-#include "af_dense.template.c"
-#include "af_train.template.c"
-#include "af_sgd.template.c"
-#include "af_untypes.h"
-#undef AF_FLOAT64
-#undef AF_ISA
-#undef AF_VEC_BYTES
+#define AF_VEC_BYTES 32
+#include "af_instantiate.h"
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,prefer-vector-width=512")
-#define AF_VEC_BYTES 64
 #define AF_ISA _avx512
-#define AF_FLOAT32
-#include "af_types.h"
-#include "af_activation.template.h"
-#include "af_dense.template.c"
-#include "af_train.template.c"
-#include "af_sgd.template.c"
-#include "af_untypes.h"
-#undef AF_FLOAT32
-#define AF_FLOAT64
-#include "af_types.h"
-#include "af_activation.template.h"
-#include "af_dense.template.c"
-#include "af_train.template.c"
-#include "af_sgd.template.c"
-#include "af_untypes.h"
-#undef AF_FLOAT64
-#undef AF_ISA
-#undef AF_VEC_BYTES
+#define AF_VEC_BYTES 64
+#include "af_instantiate.h"
 #pragma GCC pop_options
 #endif
 
