@@ -18,6 +18,7 @@ from annfast._validation import (
     check_random_state,
     check_same_length,
     check_scalar,
+    check_sparse,
 )
 from annfast.activations import ACTIVATIONS, LOSSES, OUTPUT_LOSS, resolve_activation
 
@@ -131,11 +132,7 @@ class NeuralNet:
     def _as_inputs(self, X, argument="X", keep_sparse=False):
         if keep_sparse and _sparse.is_scipy_sparse(X):
             # scipy.sparse input goes to the sparse kernel as it is, never densified.
-            if X.ndim != 2 or X.shape[0] == 0:
-                raise ValueError(f"{argument} must be a non-empty 2-D matrix, got shape "
-                                 f"{X.shape}")
-            if X.dtype.kind not in "biuf":
-                raise TypeError(f"{argument} must be numeric, got dtype {X.dtype}")
+            X = check_sparse(X, argument)
             check_n_features(X, self.layers[0], argument)
             return X
         X = as_float_array(X, argument, self.dtype)

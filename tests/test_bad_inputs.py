@@ -24,6 +24,26 @@ def with_value(arr, index, value, dtype=float):
     return out
 
 
+def sparse_matrix(dense):
+    sparse = pytest.importorskip("scipy.sparse")
+    return sparse.csr_matrix(dense)
+
+
+def broken_csr():
+    """A hand-built CSR matrix whose second index is far out of range: scipy's own
+    toarray() would write out of bounds with it."""
+    sparse = pytest.importorskip("scipy.sparse")
+    return sparse.csr_matrix((np.ones(2), np.array([0, 10**7]), np.array([0, 1, 2])),
+                             shape=(2, 3))
+
+
+def broken_coo():
+    sparse = pytest.importorskip("scipy.sparse")
+    coo = sparse.coo_matrix((np.ones(2), (np.array([0, 1]), np.array([0, 2]))), shape=(2, 3))
+    coo.col[1] = 10**7
+    return coo
+
+
 # (id, call(net, neuron, tmp_path), exception type, message fragment)
 # ``net`` is NeuralNet([3, 4, 2]) (softmax), float64, already trained one epoch;
 # ``neuron`` is Neuron(3, bias=0.5, weights=[0.1, 0.2, 0.3]).
@@ -100,6 +120,20 @@ CASES = [
     ("fit-X-datetime", lambda n, u, p: n.fit(np.zeros((6, 3), "datetime64[s]"), Y),
      TypeError, "X must be numeric"),
     ("fit-X-none", lambda n, u, p: n.fit(None, Y), TypeError, "X must hold numbers only"),
+    ("fit-X-sparse-nan", lambda n, u, p: n.fit(sparse_matrix(with_value(X, (1, 1), np.nan)), Y),
+     ValueError, "X contains NaN"),
+    ("fit-X-sparse-features", lambda n, u, p: n.fit(sparse_matrix(X[:, :2]), Y), ValueError,
+     "X has 2 features per sample"),
+    ("fit-X-sparse-bad-index", lambda n, u, p: n.fit(broken_csr(), Y[:2]), ValueError,
+     "X is not a valid sparse matrix"),
+    ("fit-X-sparse-complex", lambda n, u, p: n.fit(sparse_matrix(X + 1j), Y), TypeError,
+     "X must be real numbers"),
+    ("fit-X-sparse-empty", lambda n, u, p: n.fit(sparse_matrix(np.empty((0, 3))), []),
+     ValueError, "non-empty 2-D matrix"),
+    ("predict-X-sparse-bad-index", lambda n, u, p: n.predict(broken_csr()), ValueError,
+     "X is not a valid sparse matrix"),
+    ("predict-X-coo-bad-index", lambda n, u, p: n.predict(broken_coo()), ValueError,
+     "X is not a valid sparse matrix"),
     # -- fit: y ---------------------------------------------------------------------------
     ("fit-y-short", lambda n, u, p: n.fit(X, Y[:4]), ValueError,
      "inconsistent numbers of samples: 6 and 4"),
