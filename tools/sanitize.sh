@@ -61,8 +61,9 @@ if [ "$#" -gt 0 ]; then
     tests=("$@")
 else
     tests=()
-    for name in activations forward gradients sgd optimizers kernels bad_inputs properties \
-                validation threads interrupt; do
+    # The kernel tests (every ISA variant and fast path included), then the reliability ones.
+    for name in activations forward gradients sgd optimizers fast_paths kernels \
+                bad_inputs properties validation threads interrupt; do
         [ -e "tests/test_$name.py" ] && tests+=("tests/test_$name.py")
     done
 fi
