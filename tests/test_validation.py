@@ -26,6 +26,7 @@ from annfast._validation import (
     check_random_state,
     check_same_length,
     check_scalar,
+    check_sparse,
 )
 
 BASE = np.arange(24, dtype=np.float64).reshape(6, 4) / 7.0 - 1.0
@@ -238,3 +239,48 @@ def test_shape_checks():
     check_finite(A, "A")
     with pytest.raises(ValueError, match="B contains NaN"):
         check_finite(np.array([np.nan, np.inf]), "B")
+
+
+# -- scipy.sparse -------------------------------------------------------------------------
+
+
+def test_sparse_formats_are_checked_then_densified():
+    sparse = pytest.importorskip("scipy.sparse")
+    for fmt in ("csr", "csc", "coo", "bsr", "lil", "dok", "dia"):
+        X = sparse.random(5, 4, density=0.5, format=fmt, random_state=0)
+        np.testing.assert_array_equal(as_float_array(X, "X", np.float64), X.toarray())
+        assert check_sparse(X, "X") is X
+
+
+def test_hand_built_sparse_matrices_are_rejected_before_scipy_touches_them():
+    # scipy's compiled toarray()/tocsr() trust the indices; these would make them
+    # write out of bounds (a segfault), so the check must come first.
+    sparse = pytest.importorskip("scipy.sparse")
+    csr = sparse.csr_matrix((np.ones(2), np.array([0, 10**7]), np.array([0, 1, 2])),
+                            shape=(2, 3))
+    negative = sparse.csr_matrix((np.ones(2), np.array([0, 1]), np.array([0, 1, 2])),
+                                 shape=(2, 3))
+    negative.indices[1] = -5
+    bad_ptr = sparse.csr_matrix(np.eye(3))
+    bad_ptr.indptr[1] = 7
+    coo = sparse.coo_matrix(np.eye(3))
+    coo.row[0] = 3
+    csc = sparse.csc_matrix(np.eye(3))
+    csc.indices[2] = 1_000_000
+    for X in (csr, negative, bad_ptr, coo, csc):
+        with pytest.raises(ValueError, match="Z is not a valid sparse matrix"):
+            as_float_array(X, "Z", np.float64)
+
+
+def test_sparse_values_and_shapes_are_checked():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(ValueError, match="S contains NaN"):
+        check_sparse(sparse.csr_matrix(np.array([[0.0, np.nan]])), "S")
+    with pytest.raises(ValueError, match="S contains infinity"):
+        check_sparse(sparse.coo_matrix(np.array([[np.inf, 0.0]])), "S")
+    with pytest.raises(TypeError, match="S must be real numbers"):
+        check_sparse(sparse.csr_matrix(np.array([[1j, 0.0]])), "S")
+    with pytest.raises(ValueError, match="S must be a non-empty 2-D matrix"):
+        check_sparse(sparse.csr_matrix((0, 3)), "S")
+    with pytest.raises(ValueError, match="S must be a non-empty 2-D matrix"):
+        check_sparse(sparse.csr_matrix((3, 0)), "S")
