@@ -9,7 +9,7 @@ BLAS_MIN_BATCH = 32
 
 def _activate_inplace(name, Z, slope):
     if name == "relu":
-        np.maximum(Z, 0, out=Z, where=~np.isnan(Z))
+        np.maximum(Z, 0, out=Z)  # inputs and weights are finite: no NaN to keep
     elif name == "leaky_relu":
         np.multiply(Z, Z.dtype.type(slope), out=Z, where=Z < 0)
     elif name == "sigmoid":

@@ -41,8 +41,8 @@ def _reference_epochs(params, sizes, acts, loss, X, Y, order, lr, mu):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 @pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-def test_every_isa_and_path_matches_reference(isa, dtype, arch, hidden, sparse):
+@pytest.mark.parametrize("path", ["dense", "csr", "gather"])
+def test_every_isa_and_path_matches_reference(isa, dtype, arch, hidden, path):
     rng = np.random.default_rng(7)
     sizes = ARCHS[arch]
     loss, out = MATCHED_PAIRS[len(hidden) % len(MATCHED_PAIRS)]
@@ -54,10 +54,12 @@ def test_every_isa_and_path_matches_reference(isa, dtype, arch, hidden, sparse):
     lr, mu = 0.05, 0.2  # a strong decay, so the lazy scale really moves
     expected = _reference_epochs(params, sizes, acts, loss, X, Y, order, lr, mu)
     got = params.copy()
-    if sparse:
+    if path == "csr":
         data, indices, indptr = _sparse.csr_arrays(X, dtype)
         status, _, done = _kernels.train_sparse(kernel_arch, got, data, indices, indptr, Y,
                                                 order, lr, mu)
+    elif path == "gather":
+        status, _, done = _kernels.train_sparse_dense(kernel_arch, got, X, Y, order, lr, mu)
     else:
         status, _, done, _ = _kernels.train(kernel_arch, got, np.empty(0, dtype), X, Y, order,
                                             1, "sgd", lr, mu)
@@ -90,10 +92,12 @@ def test_sparse_and_dense_paths_agree_and_touch_only_nonzero_inputs():
     X[:, 7] = 0  # input 7 is never seen: without decay its weights must stay bitwise
     params = _params.init_params(sizes, "xavier", rng, np.float64)
     order = rng.permutation(30)
-    dense, sparse = params.copy(), params.copy()
+    dense, sparse, gather = params.copy(), params.copy(), params.copy()
     _kernels.train(arch, dense, np.empty(0), X, Y, order, 1, "sgd", 0.1, 0.0)
     _kernels.train_sparse(arch, sparse, *_sparse.csr_arrays(X, np.float64), Y, order, 0.1, 0.0)
+    _kernels.train_sparse_dense(arch, gather, X, Y, order, 0.1, 0.0)
     np.testing.assert_allclose(sparse, dense, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(gather, sparse)  # the same sums in the same order
     W0 = _params.views(sparse, sizes)[0][0]
     np.testing.assert_array_equal(W0[:, 7], _params.views(params, sizes)[0][0][:, 7])
 
@@ -134,7 +138,8 @@ def test_neuralnet_takes_the_sparse_path_automatically_and_accepts_scipy_csr():
         net = NeuralNet([50, 16, 4], seed=0)
         net.fit(data, y, epochs=2)
         runs.append(net._params.copy())
-    np.testing.assert_array_equal(runs[0], runs[1])  # the same kernel either way
+    # The CSR path and the gather path visit the same non-zeros in the same order.
+    np.testing.assert_array_equal(runs[0], runs[1])
     # ... and the same math as the reference, epoch by epoch, in the same order.
     net = NeuralNet([50, 16, 4], seed=0)
     start = net._params.copy()
