@@ -520,3 +520,65 @@ def test_front_end_bad_call_raises_and_changes_nothing(name, make, call, exc, fr
 def test_all_tables_together_exceed_150_distinct_calls():
     ids = [c[0] for c in CASES] + [c[0] for c in FRONT_END_CASES]
     assert len(ids) == len(set(ids)) >= 150
+
+
+# -- hand-built sparse matrices: an error, never a crash ------------------------------------
+# scipy's compiled routines trust a CSR matrix's indices, so a hand-built one
+# with an index out of range segfaults them unless annfast checks it first
+# (``_validation.check_sparse``).  Each call runs in a child process so that a
+# crash fails the test instead of killing the test run.
+
+SPARSE_CRASH_SCRIPT = """
+import sys, warnings
+import numpy as np
+import scipy.sparse as sp
+warnings.simplefilter("ignore")
+X = sp.csr_matrix((np.ones(2), np.array([0, 10**7]), np.array([0, 1, 2])), shape=(2, 3))
+y = [0, 1]
+which = sys.argv[1]
+if which == "neuralnet":
+    from annfast import NeuralNet
+    model = NeuralNet([3, 2, 2], seed=0)
+    calls = [lambda: model.fit(X, y), lambda: model.predict(X), lambda: model.score(X, y)]
+elif which == "keras":
+    from annfast import keras
+    model = keras.Sequential()
+    model.add(keras.layers.Dense(2, input_dim=3, activation="softmax"))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    calls = [lambda: model.fit(X, np.array(y), verbose=0), lambda: model.predict(X, verbose=0)]
+else:
+    from annfast.sklearn import MLPClassifier
+    model = MLPClassifier((3,), max_iter=2).fit(np.eye(3), [0, 1, 0])
+    calls = [lambda: model.fit(X, y), lambda: model.partial_fit(X, y),
+             lambda: model.predict(X)]
+for call in calls:
+    try:
+        call()
+    except ValueError as exc:
+        assert "not a valid sparse matrix" in str(exc) or "indices" in str(exc), exc
+    else:
+        raise SystemExit("no error")
+print("all refused")
+"""
+
+
+@pytest.mark.parametrize("front_end", [
+    "neuralnet",
+    "keras",
+    pytest.param("sklearn", marks=pytest.mark.xfail(
+        strict=True, reason="annfast.sklearn hands sparse X to scipy/sklearn before "
+                            "annfast._validation.check_sparse: segfaults (reported)")),
+])
+def test_hand_built_sparse_matrix_never_crashes(front_end):
+    import subprocess
+    import sys
+
+    pytest.importorskip("scipy.sparse")
+    if front_end == "sklearn":
+        pytest.importorskip("sklearn")
+    result = subprocess.run([sys.executable, "-c", SPARSE_CRASH_SCRIPT, front_end],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, (
+        f"exit status {result.returncode} (negative: killed by signal {-result.returncode})"
+        f"\n{result.stdout}\n{result.stderr[-2000:]}")
+    assert "all refused" in result.stdout
