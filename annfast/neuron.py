@@ -3,7 +3,7 @@
 import numpy as np
 
 from annfast import _kernels
-from annfast._validation import as_float_array, check_random_state, check_scalar
+from annfast._validation import MAX_PARAMS, as_float_array, check_random_state, check_scalar
 from annfast.activations import ACTIVATIONS, resolve_activation
 
 
@@ -31,7 +31,8 @@ class Neuron:
 
     def __init__(self, n_inputs, bias=0.0, weights=None, activation="leaky_relu", *, seed=None,
                  leaky_slope=0.1):
-        n_inputs = check_scalar(n_inputs, "n_inputs", low=1, integer=True)
+        n_inputs = check_scalar(n_inputs, "n_inputs", low=1, high=MAX_PARAMS - 1,
+                                integer=True)
         bias = check_scalar(bias, "bias")
         activation = resolve_activation(activation)
         if activation == "softmax":

@@ -239,6 +239,8 @@ CASES = [
      ValueError, "not a readable annfast model file"),
     # -- Neuron ---------------------------------------------------------------------------
     ("neuron-inputs-zero", lambda n, u, p: Neuron(0), ValueError, "n_inputs must be >= 1"),
+    ("neuron-inputs-huge", lambda n, u, p: Neuron(10**12), ValueError,
+     "n_inputs must be <="),
     ("neuron-inputs-float", lambda n, u, p: Neuron(2.5), TypeError,
      "n_inputs must be an integer"),
     ("neuron-weights-count", lambda n, u, p: Neuron(3, weights=[1.0, 2.0]), ValueError,
