@@ -62,8 +62,25 @@ def log(*args):
     print(f"[{time.perf_counter() - _T0:6.1f} s]", *args, file=sys.stderr, flush=True)
 
 
+def _load_thread_pools():
+    """Import every library that brings a thread pool, so that the limit reaches it.
+
+    threadpoolctl only limits the pools loaded when the limit is set: scipy's
+    own OpenBLAS (scikit-learn, annfast's BLAS paths) or PyTorch's OpenMP,
+    loaded later by a contender, would run with one thread per core.
+    """
+    import scipy.linalg  # noqa: F401  (scipy's OpenBLAS)
+
+    with contextlib.suppress(ImportError):
+        import sklearn.neural_network  # noqa: F401
+    return C._torch()
+
+
 def single_thread():
     """Context limiting every thread pool (BLAS, OpenMP, PyTorch) to one thread."""
+    torch = _load_thread_pools()
+    if torch is not None:
+        torch.set_num_threads(1)
     stack = contextlib.ExitStack()
     try:
         from threadpoolctl import threadpool_limits
@@ -72,10 +89,23 @@ def single_thread():
             "(pip install threadpoolctl)")
     else:
         stack.enter_context(threadpool_limits(limits=1))
+    return stack
+
+
+def thread_pools():
+    """{library: threads} of every pool threadpoolctl sees, plus PyTorch's."""
+    pools = {}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return {"threadpoolctl": "not installed"}
+    for info in threadpool_info():
+        name = f"{info.get('internal_api')} ({os.path.basename(info.get('filepath', ''))})"
+        pools[name] = info.get("num_threads")
     torch = C._torch()
     if torch is not None:
-        torch.set_num_threads(1)
-    return stack
+        pools["torch intra-op"] = torch.get_num_threads()
+    return pools
 
 
 def _timed(fn, *args):
@@ -274,7 +304,11 @@ def main(argv=None):
 
     with single_thread():
         doc["machine"] = machine_info()
+        doc["machine"]["thread_pools"] = thread_pools()
         log(machine_line(doc["machine"]))
+        many = {k: v for k, v in doc["machine"]["thread_pools"].items() if v != 1}
+        if many:
+            log(f"WARNING: thread pools not limited to one thread: {many}")
         tasks = []
         if "training" not in skip:
             tasks += [W.mnist_task(False, n_train=cfg["mnist_n"]),

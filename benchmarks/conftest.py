@@ -23,6 +23,16 @@ LAYERS = {"small": (64, 32), "medium": (784, 128), "large": (1024, 1024)}
 BATCH = 32
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """Every BLAS/OpenMP pool at one thread, as in compare.py (annfast's BLAS paths
+    and the NumPy reference would otherwise use every core)."""
+    from benchmarks.compare import single_thread
+
+    with single_thread():
+        yield
+
+
 @pytest.fixture(params=list(DTYPES), ids=list(DTYPES))
 def dtype(request):
     return DTYPES[request.param]

@@ -138,6 +138,11 @@ def machine_line(info):
         ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         f"BLAS: {info['blas']}",
     ]
+    pools = info.get("thread_pools")
+    if pools:
+        threads = sorted({str(v) for v in pools.values()})
+        parts.append(f"threads per pool during the timings: {', '.join(threads)} "
+                     f"({len(pools)} pools)")
     if info["annfast_env"]:
         parts.append(" ".join(f"{k}={v}" for k, v in sorted(info["annfast_env"].items())))
     return "; ".join(parts)
