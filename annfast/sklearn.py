@@ -35,7 +35,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from annfast import _kernels, _params, _sparse
-from annfast._validation import check_dtype, check_scalar
+from annfast._sparse import is_scipy_sparse
+from annfast._validation import check_dtype, check_scalar, check_sparse
 from annfast.activations import ACTIVATIONS, LOSSES
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -195,6 +196,8 @@ class _BaseMLP(BaseEstimator):
                              "or set early_stopping=False")
         has_coefs = hasattr(self, "coefs_")
         first_pass = not has_coefs or (not cfg.warm_start and not incremental)
+        if is_scipy_sparse(X):
+            check_sparse(X, "X")  # before scipy's own code trusts its index arrays
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=not self._is_classifier, dtype=(np.float64, np.float32),
                              reset=first_pass or not hasattr(self, "n_features_in_"))
@@ -447,6 +450,8 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X):
         """Network outputs for X, shape (n_samples, n_outputs_), in the model's dtype."""
         check_is_fitted(self)
+        if is_scipy_sparse(X):
+            check_sparse(X, "X")
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         sizes = self._sizes()

@@ -564,13 +564,7 @@ print("all refused")
 """
 
 
-@pytest.mark.parametrize("front_end", [
-    "neuralnet",
-    "keras",
-    pytest.param("sklearn", marks=pytest.mark.xfail(
-        strict=True, reason="annfast.sklearn hands sparse X to scipy/sklearn before "
-                            "annfast._validation.check_sparse: segfaults (reported)")),
-])
+@pytest.mark.parametrize("front_end", ["neuralnet", "keras", "sklearn"])
 def test_hand_built_sparse_matrix_never_crashes(front_end):
     import subprocess
     import sys

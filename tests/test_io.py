@@ -429,9 +429,6 @@ def test_missing_file_raises_file_not_found(tmp_path):
 # -- the Keras-style front end shares the format ----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=MemoryError,
-                   reason="annfast.keras.models._from_config builds the layers before "
-                          "comparing their size with the stored buffer (reported)")
 def test_keras_file_claiming_huge_layers_is_rejected_without_allocating(tmp_path):
     keras = pytest.importorskip("annfast.keras")
     model = keras.Sequential()

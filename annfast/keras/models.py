@@ -27,7 +27,13 @@ import warnings
 import numpy as np
 
 from annfast import _io, _kernels, _params
-from annfast._validation import as_float_array, check_n_features, check_same_length, check_scalar
+from annfast._validation import (
+    as_float_array,
+    check_layers,
+    check_n_features,
+    check_same_length,
+    check_scalar,
+)
 from annfast.keras import _naming, _progress
 from annfast.keras import losses as losses_module
 from annfast.keras import metrics as metrics_module
@@ -652,6 +658,13 @@ def load_model(filepath, compile=True):  # noqa: A002 (Keras' argument name)
 
 def _from_config(config, buffer, compile):
     n_model = config["n_model_params"]
+    # The sizes the file claims must fit the stored buffer before any layer is
+    # built: a hand-crafted file must not make us allocate a huge model.
+    units = [cfg["units"] for cfg in config["layers"]]
+    sizes = check_layers([config["input_dim"], *units], "the model's layer sizes")
+    full = _params.n_params(sizes)  # with every bias; layers without one have fewer
+    if not full - sum(units) <= n_model <= min(full, buffer.size):
+        raise ValueError(f"layer sizes {list(sizes)} do not fit the {buffer.size} stored values")
     layers = [InputLayer(shape=(config["input_dim"],), dtype=config["dtype"],
                          name=config["input_name"])]
     for cfg in config["layers"]:
