@@ -28,6 +28,19 @@ FANN_SIGMOID_SYMMETRIC = 5
 LIBRARIES = {np.float64: "doublefann", np.float32: "floatfann"}
 
 
+def _fann_head(ctype):
+    """The leading fields of FANN 2.2's ``struct fann`` (fann_data.h), up to ``weights``."""
+    vp, uint, c_int = ctypes.c_void_p, ctypes.c_uint, ctypes.c_int
+    return type(f"FannHead_{ctype.__name__}", (ctypes.Structure,),
+                {"_fields_": [("errno_f", c_int), ("error_log", vp), ("errstr", vp),
+                              ("learning_rate", ctypes.c_float),
+                              ("learning_momentum", ctypes.c_float),
+                              ("connection_rate", ctypes.c_float), ("network_type", c_int),
+                              ("first_layer", vp), ("last_layer", vp),
+                              ("total_neurons", uint), ("num_input", uint),
+                              ("num_output", uint), ("weights", ctypes.POINTER(ctype))]})
+
+
 def _connection_type(ctype):
     """struct fann_connection {unsigned from_neuron, to_neuron; fann_type weight;}."""
     return type(f"Connection_{ctype.__name__}", (ctypes.Structure,),
@@ -55,8 +68,7 @@ def load(dtype):
                         ("fann_set_activation_function_output", [vp, ctypes.c_int]),
                         ("fann_set_train_error_function", [vp, ctypes.c_int]),
                         ("fann_train", [vp, vp, vp]),
-                        ("fann_get_connection_array", [vp, vp]),
-                        ("fann_set_weight_array", [vp, vp, uint])]:
+                        ("fann_get_connection_array", [vp, vp])]:
         getattr(lib, fname).restype = None
         getattr(lib, fname).argtypes = args
     lib.fann_get_total_connections.restype = uint
@@ -64,6 +76,8 @@ def load(dtype):
     lib.fann_run.restype = ctypes.POINTER(ctype)
     lib.fann_run.argtypes = [vp, vp]
     lib.connection_type = _connection_type(ctype)
+    lib.head_type = _fann_head(ctype)
+    lib.ctype = ctype
     return lib
 
 
@@ -98,17 +112,26 @@ class FannNet:
         self._set_weights(sizes, weights, biases)
 
     def _set_weights(self, sizes, weights, biases):
+        """Copy the weights in.  ``fann_set_weight_array`` searches every connection
+        for each one it sets (quadratic: minutes for 10^5 weights), so the values go
+        straight into ``ann->weights``, which holds them in the order that
+        ``fann_get_connection_array`` lists them (checked by tests/test_benchmarks.py)."""
         n = self.lib.fann_get_total_connections(self.ann)
         conns = (self.lib.connection_type * n)()
         self.lib.fann_get_connection_array(self.ann, conns)
+        table = np.ctypeslib.as_array(conns)  # a structured view of the C array
         # Neuron numbering: each layer's units, then its bias neuron.
         starts = np.concatenate([[0], np.cumsum(np.asarray(sizes[:-1]) + 1)])
-        for c in conns:
-            layer = int(np.searchsorted(starts, c.to_neuron, side="right")) - 2
-            j = c.to_neuron - starts[layer + 1]
-            i = c.from_neuron - starts[layer]
-            c.weight = biases[layer][j] if i == sizes[layer] else weights[layer][j, i]
-        self.lib.fann_set_weight_array(self.ann, conns, n)
+        to, frm = table["to_neuron"].astype(np.int64), table["from_neuron"].astype(np.int64)
+        layer = np.searchsorted(starts, to, side="right") - 2
+        values = np.empty(n, dtype=self.dtype)
+        for k in range(len(sizes) - 1):
+            mine = layer == k
+            # Column n_in of [W | b] is the bias neuron.
+            wb = np.column_stack([weights[k], biases[k]])
+            values[mine] = wb[to[mine] - starts[k + 1], frm[mine] - starts[k]]
+        head = ctypes.cast(self.ann, ctypes.POINTER(self.lib.head_type)).contents
+        np.ctypeslib.as_array(head.weights, shape=(n,))[:] = values
 
     def row_pointers(self, A):
         """Addresses of the rows of a C-contiguous array A (kept alive by the caller)."""

@@ -100,22 +100,24 @@ def test_torch_settings_match_reference(output):
     np.testing.assert_allclose(contender.outputs(task.X), ref_out, rtol=0, atol=1e-10)
 
 
-def test_fann_starts_from_the_given_weights():
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fann_starts_from_the_given_weights(dtype):
     from benchmarks import fann
 
-    lib = fann.load(np.float64)
+    lib = fann.load(dtype)
     if lib is None:
-        pytest.skip("FANN (libdoublefann) is not installed")
+        pytest.skip(f"FANN (lib{fann.LIBRARIES[dtype]}) is not installed")
     task = tiny_task()
     weights, biases = C.layer_arrays(task, C.initial_params(task))
-    net = fann.FannNet(lib, task.sizes, weights, biases, 0.1, True, np.float64)
+    net = fann.FannNet(lib, task.sizes, weights, biases, 0.1, True, dtype)
     # FANN's symmetric sigmoid is tanh(z / 2) and its sigmoid the logistic function
     # at the default steepness 0.5.
     a = task.X
     for i, (w, b) in enumerate(zip(weights, biases)):
         z = a @ w.T + b
         a = np.tanh(z / 2) if i < len(weights) - 1 else 1 / (1 + np.exp(-z))
-    np.testing.assert_allclose(net.outputs(task.X), a, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(net.outputs(task.X), a, rtol=0,
+                               atol=1e-12 if dtype == np.float64 else 1e-5)
 
 
 def test_annfast_contender_trains_with_the_task_decay():
