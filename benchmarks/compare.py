@@ -267,6 +267,9 @@ def parse_args(argv):
     parser.add_argument("--json", default=None, help="write the JSON here instead of "
                         "benchmarks/out/compare.json")
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
+    parser.add_argument("--render", metavar="JSON", default=None,
+                        help="measure nothing: render the report (and plots, and with "
+                             "--results RESULTS.md) from a JSON file of an earlier run")
     parser.add_argument("--results", action="store_true",
                         help="also rewrite the generated part of benchmarks/RESULTS.md and "
                              "the plots in benchmarks/plots/")
@@ -276,6 +279,10 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            publish(json.load(f), args)
+        return
     mode = "quick" if args.quick else "full"
     cfg = dict(MODES[mode])
     if args.repeats is not None:
@@ -352,6 +359,14 @@ def main(argv=None):
     json_path = args.json or os.path.join(OUT_DIR, "compare.json")
     with open(json_path, "w") as f:
         json.dump(doc, f, indent=1)
+    publish(doc, args)
+    log(f"JSON: {json_path}; total {doc['seconds_total']:.0f} s")
+
+
+def publish(doc, args):
+    """Write the Markdown (stdout, out/compare.md), the plots and, with --results,
+    RESULTS.md and benchmarks/plots/."""
+    os.makedirs(OUT_DIR, exist_ok=True)
     plots = {}
     if not args.no_plots and doc["sweeps"]:
         plot_dirs = [OUT_DIR] + ([os.path.join(HERE, "plots")] if args.results else [])
@@ -364,7 +379,6 @@ def main(argv=None):
         report.update_results(os.path.join(HERE, "RESULTS.md"),
                               report.markdown(doc, plots, plot_prefix="plots/"))
         log("updated benchmarks/RESULTS.md")
-    log(f"JSON: {json_path}; total {doc['seconds_total']:.0f} s")
 
 
 if __name__ == "__main__":

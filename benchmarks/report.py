@@ -52,8 +52,19 @@ def _status(measured, target, stretch=None):
     return f"missed: needs {target / measured:.2f}x more"
 
 
+def _fmt_ratio_spread(r):
+    med, lo, hi = r
+    return f"{fmt_ratio(med)}x [{fmt_ratio(lo)}-{fmt_ratio(hi)}]"
+
+
 def targets_rows(doc):
-    """[(what, dtype, target text, measured text, status)] for every target measured."""
+    """[(what, dtype, target, per fit call, in fit's loop, status)] for every target.
+
+    ``per fit call`` times annfast's whole ``fit(X, Y, epochs=1)`` call, input
+    checks and conversion included; ``in fit's loop`` only its epoch loop, what
+    each epoch of a ``fit(epochs=k)`` costs.  The status is judged on the first,
+    the conservative figure, and says when only the second meets the target.
+    """
     rows = []
     for workload, what, fast, slow, target, stretch in TARGETS:
         w = doc["workloads"].get(workload)
@@ -61,19 +72,24 @@ def targets_rows(doc):
         dtype = "float32" if fast.endswith("f32") else "float64"
         tgt = f">= {target:g}x" + (f" (stretch {stretch:g}x)" if stretch else "")
         if r is None:
-            rows.append((what, dtype, tgt, "not measured", f"{slow} or {fast} not run"))
+            rows.append((what, dtype, tgt, "not measured", "", f"{slow} or {fast} not run"))
             continue
-        med, lo, hi = r
-        rows.append((what, dtype, tgt, f"{fmt_ratio(med)}x [{fmt_ratio(lo)}-{fmt_ratio(hi)}]",
-                     _status(med, target, stretch)))
+        inner = w["results"][fast].get("in_loop_seconds")
+        loop = None
+        if inner and len(inner) == len(w["results"][fast]["seconds"]):
+            loop = spread(paired_ratios(inner, w["results"][slow]["seconds"]))
+        status = _status(r[0], target, stretch)
+        if loop and r[0] < target <= loop[0]:
+            status += "; met inside fit's loop"
+        rows.append((what, dtype, tgt, _fmt_ratio_spread(r),
+                     _fmt_ratio_spread(loop) if loop else "", status))
     threads = doc.get("threads")
     if threads:
         for dtype, t in threads["times"].items():
-            med, lo, hi = spread(paired_ratios(t["parallel"], t["serial"]))
+            r = spread(paired_ratios(t["parallel"], t["serial"]))
             rows.append(("two models in two threads, x one thread", dtype,
-                         f">= {THREADS_TARGET:g}x",
-                         f"{fmt_ratio(med)}x [{fmt_ratio(lo)}-{fmt_ratio(hi)}]",
-                         _status(med, THREADS_TARGET)))
+                         f">= {THREADS_TARGET:g}x", _fmt_ratio_spread(r), "",
+                         _status(r[0], THREADS_TARGET)))
     return rows
 
 
@@ -219,8 +235,12 @@ def markdown(doc, plots=None, plot_prefix=""):
     if rows:
         out += ["## Performance targets (issue 4)", "",
                 "Speed-ups are paired: the median [min-max] over repeats of the ratio of "
-                "the two contenders' times in the same repeat.", "",
-                _table(["workload", "dtype", "target", "measured", "status"], rows), ""]
+                "the two contenders' times in the same repeat.  `per fit call` times "
+                "annfast's whole `fit(X, Y, epochs=1)` call (input checks and conversion "
+                "included); `in fit's loop` its epoch loop only, what each epoch of a "
+                "`fit(epochs=k)` costs.  The status is judged on the per-call figure.", "",
+                _table(["workload", "dtype", "target", "per fit call", "in fit's loop",
+                        "status"], rows), ""]
     out += ["## Training throughput", "",
             "Per-sample SGD, one thread each.  `annfast f64 speed-up` = how many times "
             "faster annfast float64 trained than that contender, paired per repeat.", ""]

@@ -200,9 +200,14 @@ def test_targets_rows_report_shortfall():
     doc = {"workloads": {"mnist-dense": {"results": results}}}
     rows = {(r[0], r[1]): r for r in report.targets_rows(doc)}
     f64 = rows[("[784, 32, 10] dense inputs, x tutorial-style loop", "float64")]
-    assert f64[3].startswith("5.50x") and "needs 2.18x more" in f64[4]
+    assert f64[3].startswith("5.50x") and "needs 2.18x more" in f64[5]
     f32 = rows[("[784, 32, 10] dense inputs, x tutorial-style loop", "float32")]
-    assert f32[3].startswith("11.0x") and "missed" in f32[4]
+    assert f32[3].startswith("11.0x") and "missed" in f32[5] and f32[4] == ""
+    # With fit's in-loop times the second figure appears, and the status says so.
+    results["annfast-f64"]["in_loop_seconds"] = [0.4, 0.4]
+    f64 = {(r[0], r[1]): r for r in report.targets_rows(doc)}[
+        ("[784, 32, 10] dense inputs, x tutorial-style loop", "float64")]
+    assert f64[4].startswith("13.8x") and f64[5].endswith("met inside fit's loop")
     torch_row = rows[("[784, 32, 10] dense inputs, x PyTorch per-sample", "float64")]
     assert torch_row[3] == "not measured"
 
