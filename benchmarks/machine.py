@@ -29,18 +29,26 @@ def _cpuinfo():
     return model, flags
 
 
+#: The sources that decide annfast's speed.
+ANNFAST_SOURCES = (":/annfast", ":/csrc", ":/setup.py")
+
+
 def _git_commit():
+    """Last commit that touched annfast's sources, '+dirty' if they have local edits.
+
+    Commits elsewhere (tests, benchmarks) do not change it, so a change of this
+    value during a run means annfast itself changed.
+    """
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here,
-                             capture_output=True, text=True, timeout=10)
-        # Only the sources that decide annfast's speed count as "dirty".
+        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", *ANNFAST_SOURCES],
+                             cwd=here, capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ":/annfast", ":/csrc", ":/setup.py"],
+                                *ANNFAST_SOURCES],
                                cwd=here, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    if out.returncode != 0:
+    if out.returncode != 0 or not out.stdout.strip():
         return "unknown"
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
@@ -99,7 +107,7 @@ def machine_info():
     except OSError:
         load = None
     versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "annfast": f"{annfast.__version__} (git {_git_commit()})"}
+                "annfast": f"{annfast.__version__} (sources at git {_git_commit()})"}
     for name in ("sklearn", "torch"):
         module = sys.modules.get(name)
         if module is None:

@@ -293,7 +293,7 @@ def plot_sweeps(doc, directories):
     xlabels = {"width": "hidden width h of [784, h, 10]",
                "depth": "hidden layers d of [2, 100 x d, 3]"}
     for sweep, points in doc["sweeps"].items():
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=(9.5, 4.8))
         x = [int(p["name"].split("-", 1)[1]) for p in points]
         for key in points[0]["results"]:
             stats = np.array([spread(p["results"][key]["samples_per_s"]) for p in points])
@@ -308,7 +308,8 @@ def plot_sweeps(doc, directories):
         ax.set_ylabel("training samples per second (one thread)")
         ax.set_title(f"Per-sample SGD throughput vs {sweep} (median, min-max)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        # Outside the axes: the lines cover the whole plot area.
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         name = f"{sweep}.png"
         for d in directories:
