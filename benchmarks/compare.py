@@ -189,6 +189,68 @@ def run_prediction(n_pred, repeats):
             "density": float(np.count_nonzero(Xp) / Xp.size), "results": results}
 
 
+#: Epochs of the tutorial script's train() call (issue 4, item 6).
+SCRIPT_EPOCHS = 5
+
+
+def run_train_call(n_train, repeats):
+    """The tutorial script's whole ``train(training_data, epochs=5)`` call.
+
+    Both sides get the tutorial's own data: a list of (x, y) pairs with x the
+    binarised pixels as an int array of shape (784,) and y a one-hot float
+    column (10, 1), as the script builds them.  annfast's ``NeuralNet.train``
+    converts the list itself (part of its time); the tutorial class trains on it
+    directly.  Each timed repeat is one whole call.
+    """
+    from annfast import NeuralNet
+    from benchmarks.tutorial_loop import TutorialNet
+
+    task = W.mnist_task(True, n_train=n_train, name="tutorial-train-call")
+    params = C.initial_params(task)
+    weights, biases = C.layer_arrays(task, params)
+
+    def pairs():
+        return [(x.astype(int), y.reshape(-1, 1)) for x, y in zip(task.X, task.Y)]
+
+    calls, outputs = {}, {}
+    tut = TutorialNet(weights, biases, task.lr, task.mu)
+    tut_data = pairs()
+    calls["tutorial"] = ("tutorial class's train()", lambda: tut.train(tut_data, SCRIPT_EPOCHS))
+    outputs["tutorial"] = lambda X: np.array([tut.feedforward(x)[:, 0] for x in X])
+    for key, dtype in (("annfast-f64", np.float64), ("annfast-f32", np.float32)):
+        net = NeuralNet(list(task.sizes), task.lr, W.TUTORIAL_REG_LAMBDA, dtype=dtype, seed=W.SEED)
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            net.weights[i][...] = w
+            net.biases[i][...] = b.reshape(-1, 1)
+        data = pairs()
+        calls[key] = (f"annfast {np.dtype(dtype).name} NeuralNet.train()",
+                      lambda net=net, data=data: net.train(data, epochs=SCRIPT_EPOCHS,
+                                                           verbose=False))
+        outputs[key] = net.predict_proba
+    keys = ["annfast-f64", "annfast-f32", "tutorial"]
+    for key in keys:  # warm-up call
+        calls[key][1]()
+    seconds = {key: [] for key in keys}
+    for _ in range(repeats):
+        for key in keys:
+            seconds[key].append(_timed(calls[key][1]))
+    n = task.n_train * SCRIPT_EPOCHS
+    results = {}
+    for key in keys:
+        loss, acc = W.evaluate(task, outputs[key](task.X), outputs[key](task.X_eval))
+        results[key] = {"label": calls[key][0], "dtype": "float32" if key.endswith("f32")
+                        else "float64", "seconds": seconds[key],
+                        "samples_per_s": [n / s for s in seconds[key]], "loss": loss,
+                        "accuracy": acc}
+    # n_train here counts the samples of one call (epochs x pairs), the unit of the rates.
+    return {"name": task.name, "sizes": list(task.sizes), "n_train": n,
+            "title": f"the tutorial script's train(training_data, epochs={SCRIPT_EPOCHS}) "
+                     f"call on {task.n_train:,} binarised (x, y) pairs",
+            "n_weights": task.n_weights, "density": task.density, "lr": task.lr,
+            "mu": task.mu, "epochs": (repeats + 1) * SCRIPT_EPOCHS,
+            "epochs_per_call": SCRIPT_EPOCHS, "results": results}
+
+
 def run_threads(task, repeats):
     """Two annfast models trained in two threads vs one after the other.
 
@@ -263,7 +325,7 @@ def parse_args(argv):
                              f"kept): {', '.join(c.key for c in C.TRAINING)}")
     parser.add_argument("--skip", default="",
                         help="comma-separated parts to leave out: training, painting, "
-                             "sweeps, predict, threads, memory")
+                             "script, predict, sweeps, threads, memory")
     parser.add_argument("--json", default=None, help="write the JSON here instead of "
                         "benchmarks/out/compare.json")
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
@@ -325,6 +387,9 @@ def main(argv=None):
         for task in tasks:
             log(f"training: {task.title}, {task.n_train:,} samples x {repeats + 1} epochs")
             doc["workloads"][task.name] = run_training(task, classes, repeats)
+        if "script" not in skip:
+            log(f"tutorial script: train() calls of {SCRIPT_EPOCHS} epochs")
+            doc["workloads"]["tutorial-train-call"] = run_train_call(cfg["mnist_n"], repeats)
         if "predict" not in skip:
             log(f"prediction: {cfg['predict_n']:,} samples")
             doc["workloads"]["predict"] = run_prediction(cfg["predict_n"], repeats)

@@ -15,6 +15,8 @@ tutorial's listing, so that its results are comparable with annfast's:
 Nothing here is faster or slower than the tutorial on purpose.
 """
 
+import random
+
 import numpy as np
 
 
@@ -91,6 +93,18 @@ class TutorialNet:
             self.weights[i] += -self.learning_rate * (weight_gradients[i]
                                                       + self.mu * self.weights[i])
             self.biases[i] += -self.learning_rate * bias_gradients[i]
+
+    def train(self, training_data, epochs=10, seed=0):
+        """The tutorial's ``train`` (without validation data or printing): shuffle the
+        list in place each epoch, split it into inputs and targets, one step per pair."""
+        rng = random.Random(seed)
+        for _ in range(epochs):
+            rng.shuffle(training_data)
+            inputs = [data[0] for data in training_data]
+            targets = [data[1] for data in training_data]
+            for j in range(len(inputs)):
+                weight_gradients, bias_gradients = self.backpropagation(inputs[j], targets[j])
+                self.update_params(weight_gradients, bias_gradients)
 
     def train_epoch(self, training_data, order):
         """One pass over ``training_data`` (a list of (x, y) pairs) in ``order``."""

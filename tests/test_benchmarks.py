@@ -62,6 +62,21 @@ def test_tutorial_loop_matches_reference(output):
         np.testing.assert_allclose(tut.net.biases[i][:, 0], biases[i], rtol=0, atol=1e-12)
 
 
+def test_tutorial_train_call_matches_reference():
+    """The tutorial's own train(): in-place shuffles of the pair list, one step per pair."""
+    import random
+
+    task = tiny_task()
+    order = list(range(task.n_train))
+    random.Random(3).shuffle(order)  # the permutation train(..., seed=3) applies
+    weights, biases, _ = reference_epoch(task, np.array(order))
+    net = TutorialNet(*C.layer_arrays(task, C.initial_params(task)), task.lr, task.mu)
+    pairs = [(x, y.reshape(-1, 1)) for x, y in zip(task.X, task.Y)]
+    net.train(pairs, epochs=1, seed=3)
+    for i in range(len(weights)):
+        np.testing.assert_allclose(net.weights[i], weights[i], rtol=0, atol=1e-12)
+
+
 def test_tutorial_feedforward_is_a_distribution():
     task = tiny_task()
     net = TutorialNet(*C.layer_arrays(task, C.initial_params(task)), 0.1, 0.0)
