@@ -1,10 +1,16 @@
-"""Side-by-side comparison of annfast with NumPy, scikit-learn and PyTorch.
+"""Side-by-side comparison of annfast with NumPy, scikit-learn, PyTorch and FANN.
 
 Run from the repository root::
 
     python -m benchmarks.compare --quick      # under a minute, small epochs
     python -m benchmarks.compare              # the full run behind RESULTS.md
     python -m benchmarks.compare --results    # ... and rewrite RESULTS.md + plots
+    python -m benchmarks.compare --render benchmarks/out/compare.json   # re-render
+
+Workloads: the tutorial net [784, 32, 10] on dense and on binarised MNIST, the
+painting net [2, 100x10, 3], the tutorial script's whole train() call, a width
+and a depth sweep, prediction of 10,000 samples, two models in two threads,
+and memory (tracemalloc, peak RSS in subprocesses).  See benchmarks/RESULTS.md.
 
 Protocol: one process, one thread for every contender (BLAS and OpenMP pools
 limited with threadpoolctl, ``torch.set_num_threads(1)``).  For each workload
