@@ -8,8 +8,10 @@ initial parameters (annfast's flat float64 buffer), and offers
 * ``outputs(X)``: the network outputs, probabilities or values, shape (n, k).
 
 All of them do the same work per sample: forward, backward, update of every
-weight with the L2 decay ``mu`` (biases not decayed), step ``task.lr``.
-Optional libraries (PyTorch) are skipped with a reason when missing.
+weight with the L2 decay ``mu`` (biases not decayed), step ``task.lr`` (FANN
+streams the same weights but with its own activations and loss, see
+:mod:`benchmarks.fann`).  Optional libraries (PyTorch, FANN) are skipped with
+a reason when missing.
 """
 
 import warnings

@@ -135,13 +135,15 @@ def test_fann_starts_from_the_given_weights(dtype):
                                atol=1e-12 if dtype == np.float64 else 1e-5)
 
 
-def test_annfast_contender_trains_with_the_task_decay():
+def test_annfast_contender_starts_from_the_given_weights_with_the_task_decay():
     task = tiny_task()
-    contender = C.AnnfastF64(task, C.initial_params(task))
+    params = C.initial_params(task) * 0.5  # not what NeuralNet would draw itself
+    contender = C.AnnfastF64(task, params)
     # NeuralNet decays by reg_lambda / n per sample: the contender makes that mu.
     assert contender.net.reg_lambda / task.n_train == pytest.approx(task.mu)
-    np.testing.assert_array_equal(contender.net.weights[0],
-                                  C.layer_arrays(task, C.initial_params(task))[0][0])
+    weights, biases = C.layer_arrays(task, params)
+    expected = reference.predict(weights, biases, ["relu", "relu", "softmax"], task.X)
+    np.testing.assert_allclose(contender.outputs(task.X), expected, rtol=0, atol=1e-12)
 
 
 def test_numpy_matmul_forward_matches_reference():
