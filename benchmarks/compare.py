@@ -50,10 +50,12 @@ OUT_DIR = os.path.join(HERE, "out")
 #: whole 100 x 100 image; "quick" keeps every workload but shrinks the epochs.
 MODES = {
     "full": {"repeats": 5, "mnist_n": None, "painting_n": None, "sweep_n": 300,
+             "sweep_min_seconds": 0.05,
              "widths": W.WIDTHS, "depths": W.DEPTHS, "predict_n": 10_000,
              "threads_n": None, "traced_sizes": (1000, 3500), "rss_sizes": (1000, 10_000),
              "rss_epochs": 5},
     "quick": {"repeats": 5, "mnist_n": 500, "painting_n": 300, "sweep_n": 100,
+              "sweep_min_seconds": 0.02,
               "widths": (16, 64, 256), "depths": (1, 3, 10), "predict_n": 10_000,
               "threads_n": 2000, "traced_sizes": (300, 900), "rss_sizes": (1000, 10_000),
               "rss_epochs": None},
@@ -288,16 +290,13 @@ def run_threads(task, repeats):
                      "2 threads vs 1", "n_train": task.n_train, "times": out}
 
 
-#: Shortest timed repeat in the sweeps (see run_training's min_seconds).
-SWEEP_MIN_SECONDS = 0.05
-
-
-def run_sweep(tasks, classes, repeats):
+def run_sweep(tasks, classes, repeats, min_seconds):
+    """Speed only at each sweep point; see run_training for ``min_seconds``."""
     points = []
     for task in tasks:
         log(f"  {task.name}: {list(task.sizes)[:3]}{'...' if len(task.sizes) > 3 else ''}")
         points.append(run_training(task, classes, repeats, evaluate=False,
-                                   min_seconds=SWEEP_MIN_SECONDS))
+                                   min_seconds=min_seconds))
     return points
 
 
@@ -375,7 +374,6 @@ def main(argv=None):
     doc = {"command": command, "mode": mode, "settings": {k: list(v) if isinstance(v, tuple)
                                                           else v for k, v in cfg.items()},
            "skipped": skipped, "workloads": {}, "sweeps": {}}
-    doc["settings"]["sweep_min_seconds"] = SWEEP_MIN_SECONDS
 
     with single_thread():
         doc["machine"] = machine_info()
@@ -402,10 +400,10 @@ def main(argv=None):
         if "sweeps" not in skip:
             log(f"width sweep: [784, h, 10], {cfg['sweep_n']} samples per epoch")
             doc["sweeps"]["width"] = run_sweep(W.width_sweep(cfg["sweep_n"], cfg["widths"]),
-                                               classes, repeats)
+                                               classes, repeats, cfg["sweep_min_seconds"])
             log(f"depth sweep: [2, 100 x d, 3], {cfg['sweep_n']} samples per epoch")
             doc["sweeps"]["depth"] = run_sweep(W.depth_sweep(cfg["sweep_n"], cfg["depths"]),
-                                               classes, repeats)
+                                               classes, repeats, cfg["sweep_min_seconds"])
             doc["exponents"] = exponents(doc["sweeps"])
         if "threads" not in skip:
             log("threads: two models at once")
