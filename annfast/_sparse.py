@@ -42,6 +42,19 @@ def csr_arrays(X, dtype):
         indptr = np.ascontiguousarray(csr.indptr, dtype=np.int64)
     else:
         data, indices, indptr = _kernels.csr_from_dense(np.ascontiguousarray(X, dtype=dtype))
+    return _checked(data, indices, indptr)
+
+
+def sparse_rows(X, dtype):
+    """CSR arrays of X when it is scipy.sparse or at most SPARSE_DENSITY non-zero
+    (one pass, stopping early on dense data); otherwise None."""
+    if is_scipy_sparse(X):
+        return csr_arrays(X, dtype)
+    csr = _kernels.csr_from_dense(np.ascontiguousarray(X, dtype=dtype), SPARSE_DENSITY)
+    return None if csr is None else _checked(*csr)
+
+
+def _checked(data, indices, indptr):
     if not np.isfinite(data).all():
         raise ValueError("X contains NaN or infinity; every value must be finite")
     return data, indices, indptr

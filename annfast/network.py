@@ -304,8 +304,7 @@ class NeuralNet:
         n = len(Y)
         # Mostly-zero inputs (binarised pixels, one-hot features) take the sparse
         # first-layer path; see annfast/_sparse.py for the threshold.
-        csr = _sparse.csr_arrays(X, self.dtype) if _sparse.is_scipy_sparse(X) else None
-        gather = csr is None and _sparse.density(X) <= _sparse.SPARSE_DENSITY
+        csr = _sparse.sparse_rows(X, self.dtype)
         lr = self.learning_rate
         mu = self.reg_lambda / n  # per-sample share of the L2 term
         empty = np.empty(0, dtype=self.dtype)
@@ -326,9 +325,6 @@ class NeuralNet:
                 if csr is not None:
                     status, loss_sum, done = _kernels.train_sparse(
                         arch, work, *csr, Y, order, lr, mu)
-                elif gather:
-                    status, loss_sum, done = _kernels.train_sparse_dense(
-                        arch, work, X, Y, order, lr, mu)
                 else:
                     status, loss_sum, done, _ = _kernels.train(
                         arch, work, empty, X, Y, order, 1, "sgd", lr, mu)

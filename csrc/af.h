@@ -142,17 +142,6 @@ int af_sgd_sparse_f64(const af_net *net, double lr, double mu, double *params, d
                       double *scales, const double *data, const int64_t *indices,
                       const int64_t *indptr, const double *Y, const int64_t *order,
                       int64_t n_order, double *scratch, double *loss_sum, int64_t *n_done);
-/* The sparse path for a dense X whose rows are mostly zeros: each row's non-zero
- * inputs are gathered into idx_buf / val_buf (sizes[0] values each) as it is
- * visited, so no CSR copy of X is needed.  Otherwise as af_sgd_sparse. */
-int af_sgd_gather_f32(const af_net *net, double lr, double mu, float *params, float *wt0,
-                      double *scales, const float *X, const float *Y, const int64_t *order,
-                      int64_t n_order, int64_t *idx_buf, float *val_buf, float *scratch,
-                      double *loss_sum, int64_t *n_done);
-int af_sgd_gather_f64(const af_net *net, double lr, double mu, double *params, double *wt0,
-                      double *scales, const double *X, const double *Y, const int64_t *order,
-                      int64_t n_order, int64_t *idx_buf, double *val_buf, double *scratch,
-                      double *loss_sum, int64_t *n_done);
 void af_sparse_begin_f32(const af_net *net, const float *params, float *wt0);
 void af_sparse_begin_f64(const af_net *net, const double *params, double *wt0);
 void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales);

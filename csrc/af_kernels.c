@@ -116,15 +116,6 @@ int af_cpu_isa(void)
                        (net, lr, mu, params, wt0, scales, data, indices, indptr, Y, order,     \
                         n_order, scratch, loss_sum, n_done));                                  \
     }                                                                                          \
-    int af_sgd_gather##S(const af_net *net, double lr, double mu, T *params, T *wt0,           \
-                         double *scales, const T *X, const T *Y, const int64_t *order,         \
-                         int64_t n_order, int64_t *idx_buf, T *val_buf, T *scratch,            \
-                         double *loss_sum, int64_t *n_done)                                    \
-    {                                                                                          \
-        return AF_PICK(net->isa, af_sgd_gather##S,                                             \
-                       (net, lr, mu, params, wt0, scales, X, Y, order, n_order, idx_buf,       \
-                        val_buf, scratch, loss_sum, n_done));                                  \
-    }                                                                                          \
     void af_fold_scales##S(const af_net *net, T *params, double *scales)                       \
     {                                                                                          \
         af_fold_scales##S##_base(net, params, scales);                                         \

@@ -329,39 +329,3 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
     *n_done = n_order;
     return AF_OK;
 }
-
-int FN(af_sgd_gather)(const af_net *net, double lr, double mu, TYPE *params, TYPE *wt0,
-                      double *scales, const TYPE *X, const TYPE *Y, const int64_t *order,
-                      int64_t n_order, int64_t *idx_buf, TYPE *val_buf, TYPE *scratch,
-                      double *loss_sum, int64_t *n_done)
-{
-    const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
-    const int64_t n_params = af_n_params(net);
-    const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
-    const double decay = 1.0 - lr * mu;
-    double total = 0;
-    for (int64_t s = 0; s < n_order; s++) {
-        const int64_t r = order[s];
-        const TYPE *x = X + r * n_x;
-        int64_t nnz = 0;
-        for (int64_t i = 0; i < n_x; i++) {
-            if (x[i] != 0) {
-                idx_buf[nnz] = i;
-                val_buf[nnz] = x[i];
-                nnz++;
-            }
-        }
-        const double loss = FN(af_sgd_one)(net, params, scales, decay, lr, NULL, wt0, idx_buf,
-                                           val_buf, nnz, Y + r * n_y, scratch, n_params,
-                                           sum_width, max_width);
-        if (!isfinite(loss)) {
-            *loss_sum = total;
-            *n_done = s;
-            return AF_E_NONFINITE;
-        }
-        total += loss;
-    }
-    *loss_sum = total;
-    *n_done = n_order;
-    return AF_OK;
-}

@@ -41,8 +41,8 @@ def _reference_epochs(params, sizes, acts, loss, X, Y, order, lr, mu):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 @pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
-@pytest.mark.parametrize("path", ["dense", "csr", "gather"])
-def test_every_isa_and_path_matches_reference(isa, dtype, arch, hidden, path):
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_every_isa_and_path_matches_reference(isa, dtype, arch, hidden, sparse):
     rng = np.random.default_rng(7)
     sizes = ARCHS[arch]
     loss, out = MATCHED_PAIRS[len(hidden) % len(MATCHED_PAIRS)]
@@ -54,12 +54,10 @@ def test_every_isa_and_path_matches_reference(isa, dtype, arch, hidden, path):
     lr, mu = 0.05, 0.2  # a strong decay, so the lazy scale really moves
     expected = _reference_epochs(params, sizes, acts, loss, X, Y, order, lr, mu)
     got = params.copy()
-    if path == "csr":
+    if sparse:
         data, indices, indptr = _sparse.csr_arrays(X, dtype)
         status, _, done = _kernels.train_sparse(kernel_arch, got, data, indices, indptr, Y,
                                                 order, lr, mu)
-    elif path == "gather":
-        status, _, done = _kernels.train_sparse_dense(kernel_arch, got, X, Y, order, lr, mu)
     else:
         status, _, done, _ = _kernels.train(kernel_arch, got, np.empty(0, dtype), X, Y, order,
                                             1, "sgd", lr, mu)
@@ -92,12 +90,10 @@ def test_sparse_and_dense_paths_agree_and_touch_only_nonzero_inputs():
     X[:, 7] = 0  # input 7 is never seen: without decay its weights must stay bitwise
     params = _params.init_params(sizes, "xavier", rng, np.float64)
     order = rng.permutation(30)
-    dense, sparse, gather = params.copy(), params.copy(), params.copy()
+    dense, sparse = params.copy(), params.copy()
     _kernels.train(arch, dense, np.empty(0), X, Y, order, 1, "sgd", 0.1, 0.0)
     _kernels.train_sparse(arch, sparse, *_sparse.csr_arrays(X, np.float64), Y, order, 0.1, 0.0)
-    _kernels.train_sparse_dense(arch, gather, X, Y, order, 0.1, 0.0)
     np.testing.assert_allclose(sparse, dense, rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(gather, sparse)  # the same sums in the same order
     W0 = _params.views(sparse, sizes)[0][0]
     np.testing.assert_array_equal(W0[:, 7], _params.views(params, sizes)[0][0][:, 7])
 
@@ -138,8 +134,7 @@ def test_neuralnet_takes_the_sparse_path_automatically_and_accepts_scipy_csr():
         net = NeuralNet([50, 16, 4], seed=0)
         net.fit(data, y, epochs=2)
         runs.append(net._params.copy())
-    # The CSR path and the gather path visit the same non-zeros in the same order.
-    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[1])  # the same kernel either way
     # ... and the same math as the reference, epoch by epoch, in the same order.
     net = NeuralNet([50, 16, 4], seed=0)
     start = net._params.copy()
@@ -225,3 +220,23 @@ def test_gemm_batches_match_per_sample_accumulation(dtype, batch_size, n, optimi
             p = p - lr_t * m / (np.sqrt(v) + 1e-8)
     assert t == (step if optimizer == "adam" else 0)
     assert_matches(got, p, dtype, f"GEMM {optimizer} batch {batch_size}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [1, 7, 8, 9, 30, 784])
+def test_csr_from_dense_matches_numpy_and_gives_up_on_dense_data(dtype, d):
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(25, d)).astype(dtype)
+    X[rng.random(X.shape) < 0.8] = 0
+    X[3] = 0          # an empty row
+    X[4, :d // 2] = -0.0  # negative zeros are zeros
+    data, indices, indptr = _kernels.csr_from_dense(X)
+    rows, cols = np.nonzero(X)
+    np.testing.assert_array_equal(indices, cols)
+    np.testing.assert_array_equal(data, X[rows, cols])
+    np.testing.assert_array_equal(indptr, np.searchsorted(rows, np.arange(26)))
+    assert data.dtype == dtype and indices.dtype == indptr.dtype == np.int64
+    density = np.count_nonzero(X) / X.size
+    assert _kernels.csr_from_dense(X, density) is not None
+    assert _kernels.csr_from_dense(X, density / 2 - 1e-9) is None
+    assert _sparse.sparse_rows(X + 1, dtype) is None  # dense: the dense path is taken
