@@ -117,7 +117,7 @@ def check_scalar(value, argument, *, low=None, high=None, low_inclusive=True,
     return value
 
 
-def as_float_array(X, argument, dtype, *, ndim=2, allow_empty=False):
+def as_float_array(X, argument, dtype, *, ndim=2, allow_empty=False, finite=True):
     """Return X as a C-contiguous array of dtype with ndim dimensions.
 
     Accepts ints, bools, float16/32/64, read-only, Fortran-ordered or strided
@@ -163,7 +163,8 @@ def as_float_array(X, argument, dtype, *, ndim=2, allow_empty=False):
                          "one feature are required")
     with np.errstate(over="ignore", invalid="ignore"):
         arr = np.ascontiguousarray(arr, dtype=dtype)
-    check_finite(arr, argument)  # also catches values too large for dtype
+    if finite:  # finite=False: the caller proves finiteness more cheaply itself
+        check_finite(arr, argument)  # also catches values too large for dtype
     return arr
 
 
@@ -217,7 +218,7 @@ def check_finite(arr, argument):
     # Fast path: a finite sum proves every value finite without a boolean temporary
     # the size of arr; only an infinite or NaN sum needs the element-wise look.
     with np.errstate(over="ignore", invalid="ignore"):
-        if arr.dtype.kind == "f" and np.isfinite(np.sum(arr, dtype=np.float64)):
+        if arr.dtype.kind == "f" and np.isfinite(np.sum(arr)):  # an overflow just falls through
             return
     if not np.isfinite(arr).all():
         what = ("NaN" if np.isnan(arr).any()

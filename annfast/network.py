@@ -12,6 +12,7 @@ from annfast._validation import (
     check_bool,
     check_choice,
     check_dtype,
+    check_finite,
     check_layers,
     check_n_features,
     check_path,
@@ -129,13 +130,13 @@ class NeuralNet:
 
     # -- data -----------------------------------------------------------------------
 
-    def _as_inputs(self, X, argument="X", keep_sparse=False):
+    def _as_inputs(self, X, argument="X", keep_sparse=False, finite=True):
         if keep_sparse and _sparse.is_scipy_sparse(X):
             # scipy.sparse input goes to the sparse kernel as it is, never densified.
             X = check_sparse(X, argument)
             check_n_features(X, self.layers[0], argument)
             return X
-        X = as_float_array(X, argument, self.dtype)
+        X = as_float_array(X, argument, self.dtype, finite=finite)
         check_n_features(X, self.layers[0], argument)
         return X
 
@@ -364,12 +365,20 @@ class NeuralNet:
 
     # -- prediction -----------------------------------------------------------------
 
-    def _forward(self, X):
+    def _forward(self, X, argument=None):
+        """Outputs for X; ``argument`` names an X whose finiteness is still unchecked."""
         params = self._pack()
+
+        def check(X):
+            if argument is not None:
+                check_finite(X, argument)
+
         if len(X) >= _predict.BLAS_MIN_BATCH:
             weights, biases = _params.views(params, self.layers, "flat")
             acts = [self.activation] * (self.num_layers - 2) + [self.output]
-            return _predict.forward_blas(weights, biases, acts, self.leaky_slope, X)
+            return _predict.forward_blas(weights, biases, acts, self.leaky_slope, X,
+                                         check_input=check)
+        check(X)
         out = np.empty((len(X), self.layers[-1]), dtype=self.dtype)
         _kernels.forward(self._arch(), params, X, out)
         return out
@@ -377,7 +386,7 @@ class NeuralNet:
     def predict_proba(self, X):
         """Network outputs for each row of X, shape (n_samples, layers[-1]):
         class probabilities for softmax/sigmoid outputs, values for identity."""
-        return self._forward(self._as_inputs(X))
+        return self._forward(self._as_inputs(X, finite=False), argument="X")
 
     def predict(self, X):
         """Class labels (argmax; threshold 0.5 for one sigmoid unit) for

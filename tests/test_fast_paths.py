@@ -240,3 +240,22 @@ def test_csr_from_dense_matches_numpy_and_gives_up_on_dense_data(dtype, d):
     assert _kernels.csr_from_dense(X, density) is not None
     assert _kernels.csr_from_dense(X, density / 2 - 1e-9) is None
     assert _sparse.sparse_rows(X + 1, dtype) is None  # dense: the dense path is taken
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n", [3, _predict.BLAS_MIN_BATCH + 10])
+def test_prediction_refuses_non_finite_inputs_on_both_paths(bad, n):
+    """The BLAS path checks X through its first-layer products; make them as
+    forgiving as possible (zero weights: inf * 0 is NaN, relu would clip -inf)."""
+    net = NeuralNet([6, 4, 3], seed=0)
+    net.weights[0][:, 2] = 0.0
+    X = np.random.default_rng(0).random((n, 6))
+    X[n - 1, 2] = bad
+    before = net._params.tobytes()
+    with pytest.raises(ValueError, match="X contains"):
+        net.predict_proba(X)
+    with pytest.raises(ValueError, match="X contains"):
+        net.predict(X)
+    assert net._params.tobytes() == before
+    X[n - 1, 2] = 1e300  # finite but huge: products overflow, which is not an input error
+    assert net.predict_proba(X).shape == (n, 3)
