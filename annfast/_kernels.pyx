@@ -397,48 +397,38 @@ def csr_from_dense(const floating[:, ::1] X, double max_density=1.0):
     (row by row, columns ascending), or None as soon as more than
     ``max_density`` of X's values prove non-zero (the dense path is then better).
 
-    One compiled pass without the GIL reads X once, skipping blocks of eight
-    zeros whole (images have wide empty margins).  The outputs start at X's size:
-    the pages past the non-zeros are never touched, so never really allocated.
+    Two compiled passes without the GIL: one counts the non-zeros of each row
+    (stopping early on dense data), the other fills arrays of exactly that size.
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, b
-    cdef int64_t limit = <int64_t>(max_density * n * d)
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
+    cdef int64_t limit = <int64_t>(max_density * n * d), k = 0
     indptr_arr = np.empty(n + 1, dtype=np.int64)
-    data_arr = np.empty(n * d, dtype=np.float32 if floating is float else np.float64)
-    indices_arr = np.empty(n * d, dtype=np.int64)
     cdef int64_t[::1] indptr = indptr_arr
-    cdef floating[::1] data = data_arr
-    cdef int64_t[::1] indices = indices_arr
-    cdef int64_t k = 0
-    cdef bint any_nonzero, too_dense = False
+    cdef bint too_dense = False
     with nogil:
         indptr[0] = 0
         for i in range(n):
-            j = 0
-            while j + 8 <= d:
-                any_nonzero = False
-                for b in range(8):
-                    any_nonzero = any_nonzero | (X[i, j + b] != 0)
-                if any_nonzero:
-                    for b in range(8):
-                        if X[i, j + b] != 0:
-                            data[k] = X[i, j + b]
-                            indices[k] = j + b
-                            k += 1
-                j += 8
-            while j < d:
-                if X[i, j] != 0:
-                    data[k] = X[i, j]
-                    indices[k] = j
-                    k += 1
-                j += 1
+            for j in range(d):
+                k += X[i, j] != 0
             indptr[i + 1] = k
             if k > limit:
                 too_dense = True
                 break
     if too_dense:
         return None
-    return data_arr[:k].copy(), indices_arr[:k].copy(), indptr_arr
+    data_arr = np.empty(k, dtype=np.float32 if floating is float else np.float64)
+    indices_arr = np.empty(k, dtype=np.int64)
+    cdef floating[::1] data = data_arr
+    cdef int64_t[::1] indices = indices_arr
+    k = 0
+    with nogil:
+        for i in range(n):
+            for j in range(d):
+                if X[i, j] != 0:
+                    data[k] = X[i, j]
+                    indices[k] = j
+                    k += 1
+    return data_arr, indices_arr, indptr_arr
 
 
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
