@@ -744,3 +744,10 @@ def test_models_train_in_threads_as_serially(seeded):
     for (model, _), expected in zip(pairs, serial):
         for a, b in zip(model.get_weights(), expected):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad, error", [(None, TypeError), (3.5, TypeError), ("", ValueError)])
+def test_save_names_a_bad_filepath(bad, error):
+    model = keras.Sequential([layers.Dense(2, input_dim=3)])
+    with pytest.raises(error, match="filepath"):
+        model.save(bad)

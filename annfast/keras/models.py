@@ -31,6 +31,7 @@ from annfast._validation import (
     as_float_array,
     check_layers,
     check_n_features,
+    check_path,
     check_same_length,
     check_scalar,
 )
@@ -620,6 +621,7 @@ class Sequential:
         """Write the model (architecture, weights, compile settings and optimizer
         state) to ``filepath`` in annfast's safe format; read it back with
         ``annfast.keras.load_model``.  Nothing is pickled."""
+        filepath = check_path(filepath, "filepath")
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet; there is nothing to save")
         buffer = self._params
