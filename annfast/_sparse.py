@@ -20,15 +20,6 @@ def is_scipy_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
-def density(X):
-    """Fraction of non-zero values of a dense array or a scipy.sparse matrix."""
-    size = X.shape[0] * X.shape[1]
-    if size == 0:
-        return 0.0
-    nnz = X.nnz if is_scipy_sparse(X) else np.count_nonzero(X)
-    return nnz / size
-
-
 def csr_arrays(X, dtype):
     """(data, indices, indptr) of X as C-contiguous dtype / int64 / int64 arrays.
 

@@ -299,9 +299,8 @@ class _BaseMLP(BaseEstimator):
         # features) takes the kernels' sparse first-layer path: same updates,
         # only the first-layer weights of non-zero inputs are touched.
         csr = None
-        if (optimizer.kind == "sgd" and batch_size == 1
-                and _sparse.density(X_train) <= _sparse.SPARSE_DENSITY):
-            csr = _sparse.csr_arrays(X_train, X_train.dtype)
+        if optimizer.kind == "sgd" and batch_size == 1:
+            csr = _sparse.sparse_rows(X_train, X_train.dtype)  # None for dense data
         work = params.copy()  # trained in place; ``params`` keeps the last good epoch
         n_iter = 0
         try:
