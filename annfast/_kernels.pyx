@@ -392,43 +392,48 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     return status, total, n_order
 
 
-def csr_from_dense(const floating[:, ::1] X, double max_density=1.0):
-    """Return ``(data, indices, indptr)``, the CSR arrays of the non-zeros of X
-    (row by row, columns ascending), or None as soon as more than
-    ``max_density`` of X's values prove non-zero (the dense path is then better).
+def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
+    """Return ``(data, indices, indptr, all_finite)``: the CSR arrays of the
+    non-zeros of X (row by row, columns ascending) and whether every value of X
+    is finite; or None as soon as more than ``max_density`` of X's values prove
+    non-zero (the dense path is then better).  ``isa``: as for ``Arch``.
 
-    Two compiled passes without the GIL: one counts the non-zeros of each row
-    (stopping early on dense data), the other fills arrays of exactly that size.
+    One compiled pass without the GIL (af_csr_from_dense).  The arrays are
+    allocated for the most non-zeros ``max_density`` allows, then shrunk in
+    place to the count (pages never written are never backed by memory).
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
-    cdef int64_t limit = <int64_t>(max_density * n * d), k = 0
+    cdef int64_t n = X.shape[0], d = X.shape[1], size = n * d
+    cdef int64_t limit = <int64_t>(max(0.0, min(max_density, 1.0)) * size)
+    cdef int64_t cap = max(min(limit + d, size), 1), k
+    cdef int all_finite = 1
+    if isa is None:
+        isa = DEFAULT_ISA
+    if not 0 <= isa <= CPU_ISA:
+        raise ValueError(f"isa must be in [0, {CPU_ISA}] on this CPU, got {isa}")
+    cdef int32_t level = isa
+    dtype = np.float32 if floating is float else np.float64
+    data_arr = np.empty(cap, dtype=dtype)
+    indices_arr = np.empty(cap, dtype=np.int64)
     indptr_arr = np.empty(n + 1, dtype=np.int64)
-    cdef int64_t[::1] indptr = indptr_arr
-    cdef bint too_dense = False
-    with nogil:
-        indptr[0] = 0
-        for i in range(n):
-            for j in range(d):
-                k += X[i, j] != 0
-            indptr[i + 1] = k
-            if k > limit:
-                too_dense = True
-                break
-    if too_dense:
-        return None
-    data_arr = np.empty(k, dtype=np.float32 if floating is float else np.float64)
-    indices_arr = np.empty(k, dtype=np.int64)
     cdef floating[::1] data = data_arr
-    cdef int64_t[::1] indices = indices_arr
-    k = 0
+    cdef int64_t[::1] indices = indices_arr, indptr = indptr_arr
+    cdef const floating *x = &X[0, 0] if size > 0 else NULL
     with nogil:
-        for i in range(n):
-            for j in range(d):
-                if X[i, j] != 0:
-                    data[k] = X[i, j]
-                    indices[k] = j
-                    k += 1
-    return data_arr, indices_arr, indptr_arr
+        if size == 0:
+            indptr[:] = 0
+            k = 0
+        elif floating is float:
+            k = af_csr_from_dense_f32(level, x, n, d, limit, &data[0], &indices[0], &indptr[0],
+                                      &all_finite)
+        else:
+            k = af_csr_from_dense_f64(level, x, n, d, limit, &data[0], &indices[0], &indptr[0],
+                                      &all_finite)
+    if k < 0:
+        return None
+    del data, indices  # release the buffers: resize refuses exported ones
+    data_arr.resize(k, refcheck=False)
+    indices_arr.resize(k, refcheck=False)
+    return data_arr, indices_arr, indptr_arr, bool(all_finite)
 
 
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,

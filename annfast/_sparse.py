@@ -20,7 +20,7 @@ def is_scipy_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
-def csr_arrays(X, dtype):
+def csr_arrays(X, dtype, argument="X"):
     """(data, indices, indptr) of X as C-contiguous dtype / int64 / int64 arrays.
 
     X is a dense 2-D array or a scipy.sparse matrix (converted to canonical CSR:
@@ -31,21 +31,22 @@ def csr_arrays(X, dtype):
         data = np.ascontiguousarray(csr.data, dtype=dtype)
         indices = np.ascontiguousarray(csr.indices, dtype=np.int64)
         indptr = np.ascontiguousarray(csr.indptr, dtype=np.int64)
-    else:
-        data, indices, indptr = _kernels.csr_from_dense(np.ascontiguousarray(X, dtype=dtype))
-    return _checked(data, indices, indptr)
+        return _checked(argument, data, indices, indptr, np.isfinite(data).all())
+    return _checked(argument, *_kernels.csr_from_dense(np.ascontiguousarray(X, dtype=dtype)))
 
 
-def sparse_rows(X, dtype):
+def sparse_rows(X, dtype, argument="X"):
     """CSR arrays of X when it is scipy.sparse or at most SPARSE_DENSITY non-zero
-    (one pass, stopping early on dense data); otherwise None."""
+    (one pass, stopping early on dense data); otherwise None.  Raises ValueError
+    when the CSR arrays hold a NaN or an infinity (the pass proves the rest of X
+    finite); a None says nothing about finiteness."""
     if is_scipy_sparse(X):
-        return csr_arrays(X, dtype)
+        return csr_arrays(X, dtype, argument)
     csr = _kernels.csr_from_dense(np.ascontiguousarray(X, dtype=dtype), SPARSE_DENSITY)
-    return None if csr is None else _checked(*csr)
+    return None if csr is None else _checked(argument, *csr)
 
 
-def _checked(data, indices, indptr):
-    if not np.isfinite(data).all():
-        raise ValueError("X contains NaN or infinity; every value must be finite")
+def _checked(argument, data, indices, indptr, all_finite):
+    if not all_finite:
+        raise ValueError(f"{argument} contains NaN or infinity; every value must be finite")
     return data, indices, indptr

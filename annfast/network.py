@@ -174,11 +174,12 @@ class NeuralNet:
             check_same_length(np.empty(n), Y, "X", argument)
         return Y
 
-    def _as_dataset(self, data, argument):
-        """(X, Y) arrays from the tutorial's list of (x, y) pairs or a tuple of arrays."""
+    def _as_dataset(self, data, argument, finite=True):
+        """(X, Y) arrays from the tutorial's list of (x, y) pairs or a tuple of arrays.
+        ``finite=False`` leaves X's finiteness to the caller (see _fit_arrays)."""
         if (isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray)
                 and data[0].ndim == 2):
-            X = self._as_inputs(data[0], f"{argument}[0]")
+            X = self._as_inputs(data[0], f"{argument}[0]", finite=finite)
             return X, self._as_targets(data[1], len(X), f"{argument}[1]")
         try:
             n = len(data)
@@ -202,7 +203,7 @@ class NeuralNet:
         if X.ndim != 2:
             raise ValueError(f"{argument}: each x must be a vector of {self.layers[0]} values "
                              f"(shape (n,) or (n, 1)), got shape {X.shape[1:]}")
-        X = self._as_inputs(X, f"{argument} inputs")
+        X = self._as_inputs(X, f"{argument} inputs", finite=finite)
         try:
             Y = np.array(ys)
         except ValueError:
@@ -241,11 +242,12 @@ class NeuralNet:
             ``loss`` (mean training loss per epoch, data term), ``time``, and with
             validation data ``val_loss`` and ``val_accuracy`` (percent).
         """
-        X, Y = self._as_dataset(training_data, "training_data")
+        X, Y = self._as_dataset(training_data, "training_data", finite=False)
         val = None
         if validation_data is not None:
             val = self._as_dataset(validation_data, "validation_data")
-        return self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence)
+        return self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence,
+                                "training_data inputs")
 
     def fit(self, X, y, epochs=10, *, validation_data=None, shuffle=True, verbose=False,
             on_divergence="raise"):
@@ -283,7 +285,7 @@ class NeuralNet:
         ``train`` raises RuntimeError.  Different models train in parallel (the
         compiled loop releases the GIL).
         """
-        X = self._as_inputs(X, keep_sparse=True)
+        X = self._as_inputs(X, keep_sparse=True, finite=False)  # checked in _fit_arrays
         Y = self._as_targets(y, X.shape[0])
         val = None
         if validation_data is not None:
@@ -295,7 +297,7 @@ class NeuralNet:
         self.history_ = self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence)
         return self
 
-    def _fit_arrays(self, X, Y, epochs, shuffle, verbose, val, on_divergence):
+    def _fit_arrays(self, X, Y, epochs, shuffle, verbose, val, on_divergence, x_name="X"):
         epochs = check_scalar(epochs, "epochs", low=0, integer=True)
         shuffle = check_bool(shuffle, "shuffle")
         verbose = check_bool(verbose, "verbose")
@@ -304,8 +306,11 @@ class NeuralNet:
         arch = self._arch()
         n = len(Y)
         # Mostly-zero inputs (binarised pixels, one-hot features) take the sparse
-        # first-layer path; see annfast/_sparse.py for the threshold.
-        csr = _sparse.sparse_rows(X, self.dtype)
+        # first-layer path; see annfast/_sparse.py for the threshold.  The pass
+        # that lists the non-zeros also proves X finite; dense X gets its own look.
+        csr = _sparse.sparse_rows(X, self.dtype, x_name)
+        if csr is None:
+            check_finite(X, x_name)
         lr = self.learning_rate
         mu = self.reg_lambda / n  # per-sample share of the L2 term
         empty = np.empty(0, dtype=self.dtype)

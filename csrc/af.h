@@ -147,6 +147,18 @@ void af_sparse_begin_f64(const af_net *net, const double *params, double *wt0);
 void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales);
 void af_sparse_end_f64(const af_net *net, double *params, const double *wt0, double *scales);
 
+/* The non-zeros of the dense rows X (n, d) in CSR form, in one pass: data and
+ * indices (row by row, columns ascending) and indptr (n + 1 offsets).  Returns
+ * their number, or -1 as soon as it exceeds limit (>= 0; the rows so far are
+ * then written).  data and indices must hold min(limit + d, n * d) values:
+ * every value is written before the count moves past it.  *all_finite is set
+ * to whether every value is finite.  isa: enum af_isa, at most af_cpu_isa(). */
+int64_t af_csr_from_dense_f32(int32_t isa, const float *X, int64_t n, int64_t d, int64_t limit,
+                              float *data, int64_t *indices, int64_t *indptr, int *all_finite);
+int64_t af_csr_from_dense_f64(int32_t isa, const double *X, int64_t n, int64_t d,
+                              int64_t limit, double *data, int64_t *indices, int64_t *indptr,
+                              int *all_finite);
+
 /* Fortran BLAS ?gemm (column-major C := alpha op(A) op(B) + beta C), passed in
  * by the caller (annfast takes scipy's), so the C sources need no BLAS headers. */
 typedef void (*af_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,

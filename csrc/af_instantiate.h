@@ -11,6 +11,7 @@
 #include "af_dense.template.c"
 #include "af_train.template.c"
 #include "af_sgd.template.c"
+#include "af_csr.template.c"
 #include "af_untypes.h"
 #undef AF_FLOAT32
 
@@ -20,6 +21,7 @@
 #include "af_dense.template.c"
 #include "af_train.template.c"
 #include "af_sgd.template.c"
+#include "af_csr.template.c"
 #include "af_untypes.h"
 #undef AF_FLOAT64
 

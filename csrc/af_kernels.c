@@ -42,7 +42,7 @@ int64_t af_sum_width(const af_net *net)
 #pragma GCC pop_options
 
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,prefer-vector-width=512")
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,popcnt,prefer-vector-width=512")
 #define AF_ISA _avx512
 #define AF_VEC_BYTES 64
 #include "af_instantiate.h"
@@ -54,7 +54,8 @@ int af_cpu_isa(void)
 #ifdef AF_X86_DISPATCH
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("popcnt"))
         return AF_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return AF_ISA_AVX2;
 #endif
@@ -115,6 +116,12 @@ int af_cpu_isa(void)
         return AF_PICK(net->isa, af_sgd_sparse##S,                                             \
                        (net, lr, mu, params, wt0, scales, data, indices, indptr, Y, order,     \
                         n_order, scratch, loss_sum, n_done));                                  \
+    }                                                                                          \
+    int64_t af_csr_from_dense##S(int32_t isa, const T *X, int64_t n, int64_t d, int64_t limit, \
+                                 T *data, int64_t *indices, int64_t *indptr, int *all_finite)  \
+    {                                                                                          \
+        return AF_PICK(isa, af_csr_from_dense##S,                                              \
+                       (X, n, d, limit, data, indices, indptr, all_finite));                   \
     }                                                                                          \
     void af_fold_scales##S(const af_net *net, T *params, double *scales)                       \
     {                                                                                          \

@@ -222,24 +222,57 @@ def test_gemm_batches_match_per_sample_accumulation(dtype, batch_size, n, optimi
     assert_matches(got, p, dtype, f"GEMM {optimizer} batch {batch_size}")
 
 
+@pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("d", [1, 7, 8, 9, 30, 784])
-def test_csr_from_dense_matches_numpy_and_gives_up_on_dense_data(dtype, d):
+@pytest.mark.parametrize("d", [1, 7, 8, 9, 16, 17, 30, 784])
+def test_csr_from_dense_matches_numpy_and_gives_up_on_dense_data(dtype, d, isa):
     rng = np.random.default_rng(d)
     X = rng.normal(size=(25, d)).astype(dtype)
     X[rng.random(X.shape) < 0.8] = 0
     X[3] = 0          # an empty row
     X[4, :d // 2] = -0.0  # negative zeros are zeros
-    data, indices, indptr = _kernels.csr_from_dense(X)
+    X[5] = rng.normal(size=d)  # a full row
+    data, indices, indptr, all_finite = _kernels.csr_from_dense(X, isa=isa)
+    assert all_finite
     rows, cols = np.nonzero(X)
     np.testing.assert_array_equal(indices, cols)
     np.testing.assert_array_equal(data, X[rows, cols])
     np.testing.assert_array_equal(indptr, np.searchsorted(rows, np.arange(26)))
     assert data.dtype == dtype and indices.dtype == indptr.dtype == np.int64
+    assert data.flags.c_contiguous and indices.flags.c_contiguous
     density = np.count_nonzero(X) / X.size
-    assert _kernels.csr_from_dense(X, density) is not None
-    assert _kernels.csr_from_dense(X, density / 2 - 1e-9) is None
+    assert _kernels.csr_from_dense(X, density, isa=isa) is not None
+    # Gives up after the first row that crosses the limit.
+    assert _kernels.csr_from_dense(X, density / 2 - 1e-9, isa=isa) is None
+    assert _kernels.csr_from_dense(X, 0.0, isa=isa) is None
     assert _sparse.sparse_rows(X + 1, dtype) is None  # dense: the dense path is taken
+
+
+@pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_csr_from_dense_reports_non_finite_values_wherever_they_are(dtype, bad, isa):
+    rng = np.random.default_rng(1)
+    for d in (3, 8, 16, 37):
+        for where in [(0, 0), (2, d - 1), (4, d // 2)]:
+            X = rng.normal(size=(5, d)).astype(dtype)
+            X[rng.random(X.shape) < 0.7] = 0
+            X[where] = bad
+            data, indices, indptr, all_finite = _kernels.csr_from_dense(X, isa=isa)
+            assert not all_finite, (d, where)
+            row = slice(indptr[where[0]], indptr[where[0] + 1])
+            np.testing.assert_array_equal(data[row][indices[row] == where[1]], [bad])
+    X = np.zeros((40, 37), dtype=dtype)
+    X[7, 30] = bad
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        _sparse.sparse_rows(X, dtype)
+
+
+def test_csr_from_dense_of_empty_arrays():
+    for shape in [(0, 5), (4, 0), (0, 0)]:
+        data, indices, indptr, all_finite = _kernels.csr_from_dense(np.zeros(shape))
+        assert data.size == indices.size == 0 and all_finite
+        np.testing.assert_array_equal(indptr, np.zeros(shape[0] + 1))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

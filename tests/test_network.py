@@ -372,6 +372,25 @@ def test_bad_training_data_leaves_the_weights_alone(small):
         np.testing.assert_array_equal(params_of(net), before)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("density", [0.05, 0.9], ids=["sparse-path", "dense-path"])
+def test_non_finite_inputs_are_refused_on_both_training_paths(bad, density):
+    """Mostly-zero X is proved finite by the pass that lists its non-zeros, the
+    rest by its own look; either way nothing is trained."""
+    rng = np.random.default_rng(0)
+    X = np.where(rng.random((40, 30)) < density, 1.0, 0.0)
+    y = rng.integers(0, 3, size=40)
+    X[17, 29] = bad
+    net = NeuralNet([30, 5, 3], seed=0)
+    before = params_of(net)
+    with pytest.raises(ValueError, match="X contains"):
+        net.fit(X, y, epochs=2)
+    pairs = [(x, np.eye(3)[t]) for x, t in zip(X, y)]
+    with pytest.raises(ValueError, match="training_data inputs contains"):
+        net.train(pairs, epochs=2, verbose=False)
+    np.testing.assert_array_equal(params_of(net), before)
+
+
 @pytest.mark.parametrize(("kwargs", "kind", "fragment"), [
     ({"layers": [784]}, ValueError, "layers needs at least 2"),
     ({"layers": []}, ValueError, "layers"),
