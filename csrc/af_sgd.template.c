@@ -149,8 +149,32 @@ static inline void FN(af_sparse_forward)(const TYPE *restrict wt0, int64_t n_out
 {
     int64_t j = 0;
     for (; j + 4 * AF_VLEN <= n_out; j += 4 * AF_VLEN) {
+        /* Two sets of sums, for the even and the odd inputs, halve the chain
+         * of dependent multiply-adds. */
         FN(af_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, r;
-        for (int64_t k = 0; k < nnz; k++) {
+        FN(af_vec) e0 = {0}, e1 = {0}, e2 = {0}, e3 = {0};
+        int64_t k = 0;
+        for (; k + 2 <= nnz; k += 2) {
+            const TYPE xi = val[k], xe = val[k + 1];
+            const TYPE *row = wt0 + idx[k] * n_out + j, *rowe = wt0 + idx[k + 1] * n_out + j;
+            memcpy(&r, row, sizeof r);
+            a0 += r * xi;
+            memcpy(&r, row + AF_VLEN, sizeof r);
+            a1 += r * xi;
+            memcpy(&r, row + 2 * AF_VLEN, sizeof r);
+            a2 += r * xi;
+            memcpy(&r, row + 3 * AF_VLEN, sizeof r);
+            a3 += r * xi;
+            memcpy(&r, rowe, sizeof r);
+            e0 += r * xe;
+            memcpy(&r, rowe + AF_VLEN, sizeof r);
+            e1 += r * xe;
+            memcpy(&r, rowe + 2 * AF_VLEN, sizeof r);
+            e2 += r * xe;
+            memcpy(&r, rowe + 3 * AF_VLEN, sizeof r);
+            e3 += r * xe;
+        }
+        if (k < nnz) {
             const TYPE xi = val[k];
             const TYPE *row = wt0 + idx[k] * n_out + j;
             memcpy(&r, row, sizeof r);
@@ -162,6 +186,10 @@ static inline void FN(af_sparse_forward)(const TYPE *restrict wt0, int64_t n_out
             memcpy(&r, row + 3 * AF_VLEN, sizeof r);
             a3 += r * xi;
         }
+        a0 += e0;
+        a1 += e1;
+        a2 += e2;
+        a3 += e3;
         memcpy(z + j, &a0, sizeof a0);
         memcpy(z + j + AF_VLEN, &a1, sizeof a1);
         memcpy(z + j + 2 * AF_VLEN, &a2, sizeof a2);
@@ -181,6 +209,57 @@ static inline void FN(af_sparse_forward)(const TYPE *restrict wt0, int64_t n_out
         z[j] = a;
     }
     for (j = 0; j < n_out; j++) z[j] = s * z[j] + b[j];
+}
+
+/* wt0[idx[k], :] -= (step val[k]) d for the nnz non-zero inputs, wt0 (n_in,
+ * n_out).  As in af_sparse_forward, a tile of d stays in vector registers
+ * while every row streams past it. */
+static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
+                                        const int64_t *restrict idx, const TYPE *restrict val,
+                                        int64_t nnz, double step, const TYPE *restrict d)
+{
+    int64_t j = 0;
+    for (; j + 4 * AF_VLEN <= n_out; j += 4 * AF_VLEN) {
+        FN(af_vec) d0, d1, d2, d3, r;
+        memcpy(&d0, d + j, sizeof d0);
+        memcpy(&d1, d + j + AF_VLEN, sizeof d1);
+        memcpy(&d2, d + j + 2 * AF_VLEN, sizeof d2);
+        memcpy(&d3, d + j + 3 * AF_VLEN, sizeof d3);
+        for (int64_t k = 0; k < nnz; k++) {
+            const TYPE c = (TYPE)(step * (double)val[k]);
+            TYPE *row = wt0 + idx[k] * n_out + j;
+            memcpy(&r, row, sizeof r);
+            r -= c * d0;
+            memcpy(row, &r, sizeof r);
+            memcpy(&r, row + AF_VLEN, sizeof r);
+            r -= c * d1;
+            memcpy(row + AF_VLEN, &r, sizeof r);
+            memcpy(&r, row + 2 * AF_VLEN, sizeof r);
+            r -= c * d2;
+            memcpy(row + 2 * AF_VLEN, &r, sizeof r);
+            memcpy(&r, row + 3 * AF_VLEN, sizeof r);
+            r -= c * d3;
+            memcpy(row + 3 * AF_VLEN, &r, sizeof r);
+        }
+    }
+    for (; j + AF_VLEN <= n_out; j += AF_VLEN) {
+        FN(af_vec) d0, r;
+        memcpy(&d0, d + j, sizeof d0);
+        for (int64_t k = 0; k < nnz; k++) {
+            const TYPE c = (TYPE)(step * (double)val[k]);
+            TYPE *row = wt0 + idx[k] * n_out + j;
+            memcpy(&r, row, sizeof r);
+            r -= c * d0;
+            memcpy(row, &r, sizeof r);
+        }
+    }
+    if (j < n_out) {
+        for (int64_t k = 0; k < nnz; k++) {
+            const TYPE c = (TYPE)(step * (double)val[k]);
+            TYPE *row = wt0 + idx[k] * n_out;
+            for (int64_t t = j; t < n_out; t++) row[t] -= c * d[t];
+        }
+    }
 }
 
 /* One sample: forward, output delta, then backprop fused with the update.
@@ -249,13 +328,8 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     if (wt0) {
         if (scales[0] < AF_SCALE_MIN) FN(af_fold)(wt0, n_in0 * n_out0, &scales[0]);
         const double s_new = scales[0] * decay, step = lr / s_new;
-        const TYPE *restrict d = delta;
-        for (int64_t k = 0; k < nnz; k++) {
-            const TYPE c = (TYPE)(step * (double)val[k]);
-            TYPE *restrict row = wt0 + idx[k] * n_out0;
-            for (int64_t j = 0; j < n_out0; j++) row[j] -= c * d[j];
-        }
-        for (int64_t j = 0; j < n_out0; j++) b0[j] -= lr_t * d[j];
+        FN(af_sparse_update)(wt0, n_out0, idx, val, nnz, step, delta);
+        for (int64_t j = 0; j < n_out0; j++) b0[j] -= lr_t * delta[j];
         scales[0] = s_new;
     } else {
         if (scales[0] < AF_SCALE_MIN) FN(af_fold)(params, n_in0 * n_out0, &scales[0]);
