@@ -15,7 +15,7 @@ import numpy as np
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.limits cimport INT_MAX
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from annfast._kernels cimport *
@@ -190,6 +190,16 @@ def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
             af_forward_f64(&arch.net, &params[0], &X[0, 0], n, &out[0, 0], &scratch[0])
 
 
+cdef int64_t _n_out_of_range(const int64_t[::1] values, int64_t n) noexcept:
+    """How many values fall outside [0, n) (a negative one wraps to a huge unsigned)."""
+    cdef int64_t i, bad = 0
+    cdef uint64_t limit = <uint64_t>n
+    with nogil:
+        for i in range(values.shape[0]):
+            bad += <uint64_t>values[i] >= limit
+    return bad
+
+
 def train(Arch arch, floating[::1] params, floating[::1] opt_state,
           const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
           int64_t batch_size=1, str optimizer="sgd", double lr=0.01, double l2=0.0,
@@ -215,9 +225,11 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     if kind != AF_OPT_SGD and opt_state.shape[0] < 2 * arch.n_params:
         raise ValueError(f"opt_state needs {2 * arch.n_params} values, got {opt_state.shape[0]}")
     cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
-    for i in range(n_order):
-        if order[i] < 0 or order[i] >= n_rows:
-            raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} samples")
+    if _n_out_of_range(order, n_rows):
+        for i in range(n_order):
+            if order[i] < 0 or order[i] >= n_rows:
+                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
+                                 "samples")
 
     cdef af_opt opt
     opt.kind = kind
@@ -340,13 +352,19 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     for i in range(n_rows):
         if indptr[i + 1] < indptr[i]:
             raise ValueError(f"indptr must be non-decreasing (at row {i})")
-    for i in range(nnz):
-        if indices[i] < 0 or indices[i] >= n_in:
-            raise IndexError(f"indices[{i}] = {indices[i]} is out of range for {n_in} features")
     cdef int64_t n_order = order.shape[0]
-    for i in range(n_order):
-        if order[i] < 0 or order[i] >= n_rows:
-            raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} samples")
+    # Every epoch calls this again: the index checks are one branch-free
+    # (vectorised) pass each, and only a failure looks for the culprit.
+    if _n_out_of_range(indices, n_in):
+        for i in range(nnz):
+            if indices[i] < 0 or indices[i] >= n_in:
+                raise IndexError(f"indices[{i}] = {indices[i]} is out of range for {n_in} "
+                                 "features")
+    if _n_out_of_range(order, n_rows):
+        for i in range(n_order):
+            if order[i] < 0 or order[i] >= n_rows:
+                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
+                                 "samples")
     if n_order == 0:
         return AF_OK, 0.0, 0
 

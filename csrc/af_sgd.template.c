@@ -213,7 +213,8 @@ static inline void FN(af_sparse_forward)(const TYPE *restrict wt0, int64_t n_out
 
 /* wt0[idx[k], :] -= (step val[k]) d for the nnz non-zero inputs, wt0 (n_in,
  * n_out).  As in af_sparse_forward, a tile of d stays in vector registers
- * while every row streams past it. */
+ * while every row streams past it.  The rows go last to first: the forward
+ * pass has just read them first to last, so the last ones are still in L1. */
 static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
                                         const int64_t *restrict idx, const TYPE *restrict val,
                                         int64_t nnz, double step, const TYPE *restrict d)
@@ -225,7 +226,7 @@ static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
         memcpy(&d1, d + j + AF_VLEN, sizeof d1);
         memcpy(&d2, d + j + 2 * AF_VLEN, sizeof d2);
         memcpy(&d3, d + j + 3 * AF_VLEN, sizeof d3);
-        for (int64_t k = 0; k < nnz; k++) {
+        for (int64_t k = nnz - 1; k >= 0; k--) {
             const TYPE c = (TYPE)(step * (double)val[k]);
             TYPE *row = wt0 + idx[k] * n_out + j;
             memcpy(&r, row, sizeof r);
@@ -389,6 +390,16 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
     double total = 0;
     for (int64_t s = 0; s < n_order; s++) {
         const int64_t r = order[s], start = indptr[r];
+        if (s + 1 < n_order) {
+            /* The next sample's inputs sit anywhere in memory (shuffled order):
+             * ask for them now, so they arrive while this sample trains. */
+            const int64_t r1 = order[s + 1], a = indptr[r1], b = indptr[r1 + 1];
+            for (int64_t q = a; q < b; q += 64 / sizeof(int64_t)) {
+                __builtin_prefetch(indices + q);
+                __builtin_prefetch(data + q);
+            }
+            __builtin_prefetch(Y + r1 * n_y);
+        }
         const double loss = FN(af_sgd_one)(net, params, scales, decay, lr, NULL, wt0,
                                            indices + start, data + start, indptr[r + 1] - start,
                                            Y + r * n_y, scratch, n_params, sum_width, max_width);
