@@ -96,6 +96,10 @@ cdef extern from "af.h" nogil:
     void af_sparse_begin_f64(const af_net *net, const double *params, double *wt0)
     void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales)
     void af_sparse_end_f64(const af_net *net, double *params, const double *wt0, double *scales)
+    int64_t af_count_nonzero_f32(int32_t isa, const float *X, int64_t n, int64_t d,
+                                 int64_t limit)
+    int64_t af_count_nonzero_f64(int32_t isa, const double *X, int64_t n, int64_t d,
+                                 int64_t limit)
     int64_t af_csr_from_dense_f32(int32_t isa, const float *X, int64_t n, int64_t d,
                                   int64_t limit, float *data, int64_t *indices, int64_t *indptr,
                                   int *all_finite)

@@ -147,6 +147,11 @@ void af_sparse_begin_f64(const af_net *net, const double *params, double *wt0);
 void af_sparse_end_f32(const af_net *net, float *params, const float *wt0, double *scales);
 void af_sparse_end_f64(const af_net *net, double *params, const double *wt0, double *scales);
 
+/* The number of non-zeros (NaN included) in the dense rows X (n, d), or -1 as
+ * soon as it exceeds limit.  isa as below. */
+int64_t af_count_nonzero_f32(int32_t isa, const float *X, int64_t n, int64_t d, int64_t limit);
+int64_t af_count_nonzero_f64(int32_t isa, const double *X, int64_t n, int64_t d, int64_t limit);
+
 /* The non-zeros of the dense rows X (n, d) in CSR form, in one pass: data and
  * indices (row by row, columns ascending) and indptr (n + 1 offsets).  Returns
  * their number, or -1 as soon as it exceeds limit (>= 0; the rows so far are

@@ -34,6 +34,20 @@ static inline unsigned FN(af_nonzero_mask)(const TYPE *p)
 #endif
 }
 
+int64_t FN(af_count_nonzero)(const TYPE *X, int64_t n, int64_t d, int64_t limit)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const TYPE *row = X + i * d;
+        int64_t j = 0;
+        for (; j + AF_VLEN <= d; j += AF_VLEN)
+            k += __builtin_popcount(FN(af_nonzero_mask)(row + j));
+        for (; j < d; j++) k += row[j] != 0;
+        if (k > limit) return -1;
+    }
+    return k;
+}
+
 int64_t FN(af_csr_from_dense)(const TYPE *X, int64_t n, int64_t d, int64_t limit, TYPE *data,
                               int64_t *indices, int64_t *indptr, int *all_finite)
 {

@@ -117,6 +117,10 @@ int af_cpu_isa(void)
                        (net, lr, mu, params, wt0, scales, data, indices, indptr, Y, order,     \
                         n_order, scratch, loss_sum, n_done));                                  \
     }                                                                                          \
+    int64_t af_count_nonzero##S(int32_t isa, const T *X, int64_t n, int64_t d, int64_t limit)  \
+    {                                                                                          \
+        return AF_PICK(isa, af_count_nonzero##S, (X, n, d, limit));                            \
+    }                                                                                          \
     int64_t af_csr_from_dense##S(int32_t isa, const T *X, int64_t n, int64_t d, int64_t limit, \
                                  T *data, int64_t *indices, int64_t *indptr, int *all_finite)  \
     {                                                                                          \

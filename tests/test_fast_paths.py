@@ -249,6 +249,19 @@ def test_csr_from_dense_matches_numpy_and_gives_up_on_dense_data(dtype, d, isa):
 
 
 @pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
+def test_csr_from_dense_judges_the_whole_array_not_its_first_rows(isa):
+    """Dense first rows only make it count before writing; the answer is exact."""
+    X = np.zeros((64, 10))
+    X[:4] = 1.0  # the first sixteenth is full, the whole is 6% non-zero
+    data, indices, indptr, _ = _kernels.csr_from_dense(X, 0.25, isa=isa)
+    assert data.size == 40 and indptr[-1] == 40
+    X[4:16] = 1.0  # now 25% non-zero exactly: still at most max_density
+    assert _kernels.csr_from_dense(X, 0.25, isa=isa)[0].size == 160
+    X[16, 0] = 1.0
+    assert _kernels.csr_from_dense(X, 0.25, isa=isa) is None
+
+
+@pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_csr_from_dense_reports_non_finite_values_wherever_they_are(dtype, bad, isa):
