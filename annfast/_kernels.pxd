@@ -62,6 +62,7 @@ cdef extern from "af.h" nogil:
     int64_t af_max_width(const af_net *net)
     int64_t af_sum_width(const af_net *net)
 
+    int AF_FORWARD_SCRATCH_ROWS
     int af_forward_f32(const af_net *net, const float *params, const float *X, int64_t n,
                        float *out, float *scratch)
     int af_forward_f64(const af_net *net, const double *params, const double *X, int64_t n,

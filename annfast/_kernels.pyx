@@ -171,7 +171,8 @@ cdef _check_xy(Arch arch, Py_ssize_t n_x, Py_ssize_t d_x, Py_ssize_t n_y, Py_ssi
 
 def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
             floating[:, ::1] out):
-    """out := network(X) for every row of X.
+    """out := network(X) for every row of X; returns whether every first-layer
+    sum was finite (with finite params, True proves X finite).
 
     params : ndarray of shape (n_params,); X : (n_samples, sizes[0]);
     out : (n_samples, sizes[-1]), written.
@@ -180,14 +181,19 @@ def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     _check_xy(arch, X.shape[0], X.shape[1], out.shape[0], out.shape[1])
     cdef int64_t n = X.shape[0]
     if n == 0:
-        return
+        return True
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] scratch = np.empty(arch.sum_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(AF_FORWARD_SCRATCH_ROWS * arch.max_width,
+                                          dtype=dtype)
+    cdef int status
     with nogil:
         if floating is float:
-            af_forward_f32(&arch.net, &params[0], &X[0, 0], n, &out[0, 0], &scratch[0])
+            status = af_forward_f32(&arch.net, &params[0], &X[0, 0], n, &out[0, 0],
+                                    &scratch[0])
         else:
-            af_forward_f64(&arch.net, &params[0], &X[0, 0], n, &out[0, 0], &scratch[0])
+            status = af_forward_f64(&arch.net, &params[0], &X[0, 0], n, &out[0, 0],
+                                    &scratch[0])
+    return status == AF_OK
 
 
 cdef int64_t _n_out_of_range(const int64_t[::1] values, int64_t n) noexcept:

@@ -378,14 +378,15 @@ class NeuralNet:
             if argument is not None:
                 check_finite(X, argument)
 
-        if len(X) >= _predict.BLAS_MIN_BATCH:
+        arch = self._arch()
+        if _predict.use_blas(len(X), arch.isa):
             weights, biases = _params.views(params, self.layers, "flat")
             acts = [self.activation] * (self.num_layers - 2) + [self.output]
             return _predict.forward_blas(weights, biases, acts, self.leaky_slope, X,
                                          check_input=check)
-        check(X)
         out = np.empty((len(X), self.layers[-1]), dtype=self.dtype)
-        _kernels.forward(self._arch(), params, X, out)
+        if not _kernels.forward(arch, params, X, out):
+            check(X)  # raises for a non-finite X; a mere overflow goes on
         return out
 
     def predict_proba(self, X):

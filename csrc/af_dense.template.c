@@ -114,15 +114,119 @@ static inline TYPE *FN(af_forward_sample)(const af_net *net, const TYPE *params,
     return (TYPE *)in;
 }
 
+/* Z[r][j] := s <W_j, A_r> + b[j] for R samples (rows of A, leading dimension
+ * lda) and the four outputs j0..j0+3: a tile of R x 4 vector accumulators, so
+ * each load of a sample serves four outputs and each load of a weight row R
+ * samples.  Every sum runs in af_rows_dot's order (one vector accumulator,
+ * lanes in order, then the tail): a sample's outputs have the same bits alone
+ * or in a batch.  R is a constant where this is inlined. */
+static inline __attribute__((always_inline)) void FN(af_tile_dot)(
+    const TYPE *restrict W, const TYPE *restrict b, int64_t n_in, int64_t j0,
+    const TYPE *restrict A, int64_t lda, const int R, TYPE *restrict Z, int64_t ldz)
+{
+    const TYPE *restrict w0 = W + j0 * n_in, *restrict w1 = w0 + n_in;
+    const TYPE *restrict w2 = w1 + n_in, *restrict w3 = w2 + n_in;
+    FN(af_vec) acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < 4; c++) acc[r][c] = (FN(af_vec)){0};
+    int64_t i = 0;
+    for (; i + AF_VLEN <= n_in; i += AF_VLEN) {
+        FN(af_vec) v0, v1, v2, v3, x;
+        memcpy(&v0, w0 + i, sizeof v0);
+        memcpy(&v1, w1 + i, sizeof v1);
+        memcpy(&v2, w2 + i, sizeof v2);
+        memcpy(&v3, w3 + i, sizeof v3);
+        for (int r = 0; r < R; r++) {
+            memcpy(&x, A + r * lda + i, sizeof x);
+            acc[r][0] += v0 * x;
+            acc[r][1] += v1 * x;
+            acc[r][2] += v2 * x;
+            acc[r][3] += v3 * x;
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const TYPE *restrict a = A + r * lda;
+        TYPE t[4] = {0, 0, 0, 0};
+        for (int c = 0; c < 4; c++)
+            for (int64_t k = 0; k < AF_VLEN; k++) t[c] += acc[r][c][k];
+        for (int64_t k = i; k < n_in; k++) {
+            t[0] += w0[k] * a[k];
+            t[1] += w1[k] * a[k];
+            t[2] += w2[k] * a[k];
+            t[3] += w3[k] * a[k];
+        }
+        for (int c = 0; c < 4; c++) Z[r * ldz + j0 + c] = (TYPE)1 * t[c] + b[j0 + c];
+    }
+}
+
+/* Z := act(A W^T + b) for R samples (rows of A, lda) through one layer; with
+ * check, *check += every sum before the activation. */
+static inline __attribute__((always_inline)) void FN(af_block_layer)(
+    int32_t act, TYPE slope, const TYPE *restrict W, const TYPE *restrict b, int64_t n_in,
+    int64_t n_out, const TYPE *restrict A, int64_t lda, const int R, TYPE *restrict Z,
+    int64_t ldz, TYPE *check)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n_out; j += 4) FN(af_tile_dot)(W, b, n_in, j, A, lda, R, Z, ldz);
+    if (j < n_out) {
+        /* The last outputs as af_rows_dot takes them: one sample at a time. */
+        for (int r = 0; r < R; r++)
+            for (int64_t c = j; c < n_out; c++)
+                Z[r * ldz + c] = (TYPE)1 * FN(af_dot)(W + c * n_in, A + r * lda, n_in) + b[c];
+    }
+    if (check) {
+        TYPE t = 0;
+        for (int r = 0; r < R; r++)
+            for (int64_t c = 0; c < n_out; c++) t += Z[r * ldz + c];
+        *check += t;
+    }
+    for (int r = 0; r < R; r++) FN(af_act_inplace)(act, slope, Z + r * ldz, n_out);
+}
+
+/* The samples per block of the batch forward pass: as many as keep the
+ * R x 4 accumulators and their operands in the vector registers (scratch:
+ * 2 R af_max_width <= AF_FORWARD_SCRATCH_ROWS af_max_width values). */
+#define AF_BLOCK_ROWS (AF_VEC_BYTES == 64 ? 4 : 2)
+
+/* R samples of X (rows at x, n_x apart) through every layer into out (n_y
+ * apart); scratch holds 2 * R * af_max_width values.  *check += the sums of
+ * the first layer. */
+static inline __attribute__((always_inline)) void FN(af_forward_block)(
+    const af_net *net, const TYPE *params, const TYPE *x, const int R, TYPE *out,
+    TYPE *scratch, int64_t max_width, TYPE *check)
+{
+    const TYPE slope = (TYPE)net->slope;
+    const int64_t L = net->n_layers;
+    const TYPE *in = x;
+    int64_t ld_in = net->sizes[0];
+    TYPE *buf[2] = {scratch, scratch + R * max_width};
+    for (int64_t l = 0; l < L; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        TYPE *dst = l == L - 1 ? out : buf[l & 1];
+        const int64_t ld_out = l == L - 1 ? net->sizes[L] : max_width;
+        FN(af_block_layer)(net->acts[l], slope, params, params + n_in * n_out, n_in, n_out, in,
+                           ld_in, R, dst, ld_out, l == 0 ? check : NULL);
+        params += (n_in + 1) * n_out;
+        in = dst;
+        ld_in = ld_out;
+    }
+}
+
+/* Blocks of AF_BLOCK_ROWS samples, then one at a time; see af.h. */
 int FN(af_forward)(const af_net *net, const TYPE *params, const TYPE *X, int64_t n, TYPE *out,
                    TYPE *scratch)
 {
     const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
-    for (int64_t s = 0; s < n; s++) {
-        const TYPE *y = FN(af_forward_sample)(net, params, X + s * n_x, scratch);
-        memcpy(out + s * n_y, y, (size_t)n_y * sizeof(TYPE));
-    }
-    return AF_OK;
+    const int64_t max_width = af_max_width(net);
+    TYPE check = 0;
+    int64_t s = 0;
+    for (; s + AF_BLOCK_ROWS <= n; s += AF_BLOCK_ROWS)
+        FN(af_forward_block)(net, params, X + s * n_x, AF_BLOCK_ROWS, out + s * n_y, scratch,
+                             max_width, &check);
+    for (; s < n; s++)
+        FN(af_forward_block)(net, params, X + s * n_x, 1, out + s * n_y, scratch, max_width,
+                             &check);
+    return isfinite(check) ? AF_OK : AF_E_NONFINITE;
 }
 
 void FN(af_activate)(int32_t act, double slope, const TYPE *z, TYPE *a, int64_t n)

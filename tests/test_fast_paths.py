@@ -167,6 +167,44 @@ def test_blas_prediction_matches_the_kernel(dtype, hidden, loss_out):
     assert_matches(got, out, dtype, "BLAS forward")
 
 
+@pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sizes", [[10, 12, 9, 3], [37, 8, 5], [5, 4]])
+def test_forward_gives_each_row_the_same_bits_alone_or_in_any_batch(dtype, sizes, isa):
+    """The batch forward pass runs blocks of samples; a row's outputs must not
+    depend on which block (or none) it fell in, nor on the others' values."""
+    rng = np.random.default_rng(3)
+    acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
+    arch = _kernels.Arch(sizes, [ACTIVATIONS[a] for a in acts], LOSSES["ce"],
+                         isa=isa)
+    params = _params.init_params(sizes, "xavier", rng, dtype)
+    X = rng.normal(size=(11, sizes[0])).astype(dtype)
+    whole = np.empty((11, sizes[-1]), dtype=dtype)
+    assert _kernels.forward(arch, params, X, whole) is True
+    for start in range(11):
+        part = np.empty((11 - start, sizes[-1]), dtype=dtype)
+        _kernels.forward(arch, params, np.ascontiguousarray(X[start:]), part)
+        np.testing.assert_array_equal(part, whole[start:])
+    # The training forward pass (one sample at a time) agrees too.
+    weights, biases = _params.views(params.astype(np.float64), sizes, "flat")
+    ref = reference.predict(weights, biases, acts, X.astype(np.float64))
+    assert_matches(whole, ref, dtype, "blocked forward")
+
+
+@pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_forward_reports_non_finite_first_layer_sums(bad, isa):
+    arch = _kernels.Arch([7, 5, 2], [ACTIVATIONS["relu"], ACTIVATIONS["softmax"]],
+                         LOSSES["ce"], isa=isa)
+    params = _params.init_params([7, 5, 2], "xavier", np.random.default_rng(0), np.float64)
+    for n in (1, 4, 9):
+        X = np.ones((n, 7))
+        out = np.empty((n, 2))
+        assert _kernels.forward(arch, params, X, out) is True
+        X[n - 1, 6] = bad
+        assert _kernels.forward(arch, params, X, out) is False
+
+
 @pytest.mark.parametrize("value", ["baseline", "AVX2", "bogus", "avx512"])
 def test_annfast_simd_environment_variable_forces_or_caps_the_level(value):
     code = "from annfast import _kernels as k; print(k.DEFAULT_ISA, k.CPU_ISA)"
@@ -290,9 +328,11 @@ def test_csr_from_dense_of_empty_arrays():
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("n", [3, _predict.BLAS_MIN_BATCH + 10])
-def test_prediction_refuses_non_finite_inputs_on_both_paths(bad, n):
-    """The BLAS path checks X through its first-layer products; make them as
-    forgiving as possible (zero weights: inf * 0 is NaN, relu would clip -inf)."""
+@pytest.mark.parametrize("blas", [False, True], ids=["kernel", "blas"])
+def test_prediction_refuses_non_finite_inputs_on_both_paths(bad, n, blas, monkeypatch):
+    """Both paths check X through its first-layer sums; make them as forgiving
+    as possible (zero weights: inf * 0 is NaN, relu would clip -inf)."""
+    monkeypatch.setattr(_predict, "use_blas", lambda n_samples, isa: blas)
     net = NeuralNet([6, 4, 3], seed=0)
     net.weights[0][:, 2] = 0.0
     X = np.random.default_rng(0).random((n, 6))
