@@ -4,15 +4,16 @@ Each benchmark times one call of one kernel on ``BATCH`` rows (see conftest):
 forward, activation + its derivative (the ``py_`` test helpers, one vector),
 backprop (``gradient``: forward, backward and the summed gradient) and the
 per-sample update (``train`` with batch_size=1: forward, backward and the fused
-SGD + L2 step for each row).  Grouped by kernel so that ``--benchmark-compare``
-lines up the same kernel across runs.
+SGD + L2 step for each row); and, on the tutorial's binarised MNIST images, the
+sparse path's conversion to CSR and one epoch of its kernel.  Grouped by kernel
+so that ``--benchmark-compare`` lines up the same kernel across runs.
 """
 
 import numpy as np
 import pytest
 
-from annfast import _kernels
-from annfast.activations import ACTIVATIONS
+from annfast import _kernels, _params
+from annfast.activations import ACTIVATIONS, LOSSES
 from benchmarks.conftest import BATCH
 
 pytestmark = pytest.mark.benchmark(max_time=0.5)
@@ -55,3 +56,36 @@ def test_update(benchmark, one_layer):
     status, loss, done, _ = benchmark(_kernels.train, d["arch"], d["params"], d["state"],
                                       d["X"], d["Y"], d["order"], 1, "sgd", 1e-6, 1e-4)
     assert status == _kernels.OK and done == BATCH
+
+
+@pytest.fixture(scope="module")
+def binarised():
+    """The tutorial's 3,500 binarised training images and one-hot targets."""
+    from benchmarks.workloads import mnist_task
+
+    task = mnist_task(True)
+    return task.X, task.Y
+
+
+@pytest.mark.benchmark(group="sparse inputs: dense rows to CSR (3,500 binarised images)")
+def test_csr_from_dense(benchmark, binarised, dtype):
+    from annfast import _sparse
+
+    X = np.ascontiguousarray(binarised[0], dtype=dtype)
+    data, indices, indptr, all_finite = benchmark(_kernels.csr_from_dense, X,
+                                                  _sparse.SPARSE_DENSITY)
+    assert all_finite and indptr[-1] == np.count_nonzero(X)
+
+
+@pytest.mark.benchmark(group="sparse inputs: one epoch of [784, 32, 10] (3,500 binarised)")
+def test_train_sparse_epoch(benchmark, binarised, dtype):
+    X, Y = (np.ascontiguousarray(a, dtype=dtype) for a in binarised)
+    sizes = [784, 32, 10]
+    arch = _kernels.Arch(sizes, [ACTIVATIONS["relu"], ACTIVATIONS["softmax"]], LOSSES["ce"])
+    params = _params.init_params(sizes, "xavier", np.random.default_rng(0), dtype)
+    data, indices, indptr, _ = _kernels.csr_from_dense(X)
+    order = np.random.default_rng(1).permutation(len(X))
+    # The tutorial's step and decay: the weights stay bounded over any number of rounds.
+    status, loss, done = benchmark(_kernels.train_sparse, arch, params, data, indices, indptr,
+                                   Y, order, 0.05, 0.01 / len(X))
+    assert status == _kernels.OK and done == len(X)
