@@ -138,6 +138,16 @@ static inline void FN(af_update_rows)(TYPE *W, int64_t n_in, const int64_t *js, 
     }
 }
 
+/* acc[c] += x row[c * AF_VLEN ...] for the four vectors of a tile. */
+static inline void FN(af_add_tile)(FN(af_vec) acc[4], const TYPE *row, TYPE x)
+{
+    for (int c = 0; c < 4; c++) {
+        FN(af_vec) r;
+        memcpy(&r, row + c * AF_VLEN, sizeof r);
+        acc[c] += r * x;
+    }
+}
+
 /* z := s (sum_k val[k] wt0[idx[k], :]) + b over the n_out columns of wt0
  * (n_in, n_out).  The sums stay in vector registers across all non-zero inputs,
  * a tile of four vectors at a time: accumulating in memory would make every
@@ -151,49 +161,17 @@ static inline void FN(af_sparse_forward)(const TYPE *restrict wt0, int64_t n_out
     for (; j + 4 * AF_VLEN <= n_out; j += 4 * AF_VLEN) {
         /* Two sets of sums, for the even and the odd inputs, halve the chain
          * of dependent multiply-adds. */
-        FN(af_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, r;
-        FN(af_vec) e0 = {0}, e1 = {0}, e2 = {0}, e3 = {0};
+        FN(af_vec) a[4] = {{0}, {0}, {0}, {0}}, e[4] = {{0}, {0}, {0}, {0}};
         int64_t k = 0;
         for (; k + 2 <= nnz; k += 2) {
-            const TYPE xi = val[k], xe = val[k + 1];
-            const TYPE *row = wt0 + idx[k] * n_out + j, *rowe = wt0 + idx[k + 1] * n_out + j;
-            memcpy(&r, row, sizeof r);
-            a0 += r * xi;
-            memcpy(&r, row + AF_VLEN, sizeof r);
-            a1 += r * xi;
-            memcpy(&r, row + 2 * AF_VLEN, sizeof r);
-            a2 += r * xi;
-            memcpy(&r, row + 3 * AF_VLEN, sizeof r);
-            a3 += r * xi;
-            memcpy(&r, rowe, sizeof r);
-            e0 += r * xe;
-            memcpy(&r, rowe + AF_VLEN, sizeof r);
-            e1 += r * xe;
-            memcpy(&r, rowe + 2 * AF_VLEN, sizeof r);
-            e2 += r * xe;
-            memcpy(&r, rowe + 3 * AF_VLEN, sizeof r);
-            e3 += r * xe;
+            FN(af_add_tile)(a, wt0 + idx[k] * n_out + j, val[k]);
+            FN(af_add_tile)(e, wt0 + idx[k + 1] * n_out + j, val[k + 1]);
         }
-        if (k < nnz) {
-            const TYPE xi = val[k];
-            const TYPE *row = wt0 + idx[k] * n_out + j;
-            memcpy(&r, row, sizeof r);
-            a0 += r * xi;
-            memcpy(&r, row + AF_VLEN, sizeof r);
-            a1 += r * xi;
-            memcpy(&r, row + 2 * AF_VLEN, sizeof r);
-            a2 += r * xi;
-            memcpy(&r, row + 3 * AF_VLEN, sizeof r);
-            a3 += r * xi;
+        if (k < nnz) FN(af_add_tile)(a, wt0 + idx[k] * n_out + j, val[k]);
+        for (int c = 0; c < 4; c++) {
+            a[c] += e[c];
+            memcpy(z + j + c * AF_VLEN, &a[c], sizeof a[c]);
         }
-        a0 += e0;
-        a1 += e1;
-        a2 += e2;
-        a3 += e3;
-        memcpy(z + j, &a0, sizeof a0);
-        memcpy(z + j + AF_VLEN, &a1, sizeof a1);
-        memcpy(z + j + 2 * AF_VLEN, &a2, sizeof a2);
-        memcpy(z + j + 3 * AF_VLEN, &a3, sizeof a3);
     }
     for (; j + AF_VLEN <= n_out; j += AF_VLEN) {
         FN(af_vec) a0 = {0}, r;
