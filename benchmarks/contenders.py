@@ -331,9 +331,56 @@ class FannF32(Fann):
     key, label, dtype = "fann-f32", "FANN 2.2 float32 (incremental, C)", np.float32
 
 
+class PlainC(Contender):
+    """Issue 4's plain C reference: the careful textbook loops of
+    ``benchmarks/plain_c.c``, compiled here (see :mod:`benchmarks.plain_c` for
+    the flags).  Mostly-zero inputs (annfast's sparse threshold) go through its
+    sparse first layer, their CSR arrays built once outside the timings, as a C
+    programmer holding such data would."""
+
+    @classmethod
+    def skip_reason(cls):
+        from benchmarks import plain_c
+
+        if plain_c.load(cls.dtype) is None:
+            return "no C compiler (gcc, or $CC) to build benchmarks/plain_c.c - skipped"
+        return None
+
+    def __init__(self, task, params):
+        super().__init__(task, params)
+        from annfast import _sparse
+        from benchmarks import plain_c
+
+        csr = None
+        if task.density <= _sparse.SPARSE_DENSITY:
+            csr = _sparse.csr_arrays(task.X, self.dtype)
+        self.net = plain_c.PlainCNet(plain_c.load(self.dtype), task.sizes, params,
+                                     task.output == "softmax", task.X, task.Y, csr, task.lr,
+                                     task.mu, self.dtype)
+
+    def train_epoch(self, order):
+        self.net.train_epoch(order)
+
+    def outputs(self, X):
+        weights, biases = views(self.net.params.astype(np.float64), self.task.sizes,
+                                bias_shape="flat")
+        acts = [self.task.hidden] * (len(self.task.sizes) - 2) + [self.task.output]
+        return reference.predict(weights, biases, acts, X)
+
+
+class PlainCF64(PlainC):
+    key, dtype = "plain-c-f64", np.float64
+    label = "plain C float64 (gcc -O3 -march=native -ffast-math)"
+
+
+class PlainCF32(PlainC):
+    key, dtype = "plain-c-f32", np.float32
+    label = "plain C float32 (gcc -O3 -march=native -ffast-math)"
+
+
 #: Training contenders, in table order (annfast float64 is the ratio's base).
 TRAINING = (AnnfastF64, AnnfastF32, Reference, Tutorial, Sklearn, TorchF64, TorchF32, FannF64,
-            FannF32)
+            FannF32, PlainCF64, PlainCF32)
 #: Prediction contenders: NumPy matmul is the baseline of the prediction target.
 PREDICTION = (AnnfastF64, AnnfastF32, NumpyMatmulF64, NumpyMatmulF32, Reference, Tutorial,
               Sklearn, TorchF64, TorchF32)

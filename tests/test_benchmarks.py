@@ -77,6 +77,28 @@ def test_tutorial_train_call_matches_reference():
         np.testing.assert_allclose(net.weights[i], weights[i], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("output", ["softmax", "identity"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_plain_c_matches_reference(output, sparse):
+    """The plain C reference rows do annfast's math, dense or through the sparse
+    first layer (mostly-zero inputs), to rounding."""
+    if C.PlainCF64.skip_reason():
+        pytest.skip(C.PlainCF64.skip_reason())
+    task = tiny_task(output)
+    if sparse:
+        keep = np.zeros(task.X.shape, dtype=bool)  # one non-zero input per sample
+        keep[np.arange(task.n_train), np.random.default_rng(4).integers(0, 6, task.n_train)] = 1
+        task.X[~keep] = 0.0
+    order = np.random.default_rng(1).permutation(task.n_train)
+    weights, biases, out = reference_epoch(task, order)
+    plain = C.PlainCF64(task, C.initial_params(task))
+    assert (plain.net.indices is not None) == sparse
+    plain.train_epoch(order)
+    np.testing.assert_allclose(plain.net.params, np.concatenate(
+        [np.concatenate([w.ravel(), b]) for w, b in zip(weights, biases)]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(plain.outputs(task.X), out, rtol=0, atol=1e-12)
+
+
 def test_tutorial_feedforward_is_a_distribution():
     task = tiny_task()
     net = TutorialNet(*C.layer_arrays(task, C.initial_params(task)), 0.1, 0.0)
