@@ -287,6 +287,29 @@ def test_csr_from_dense_matches_numpy_and_gives_up_on_dense_data(dtype, d, isa):
 
 
 @pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_csr_from_dense_on_random_shapes_and_limits(dtype, isa):
+    """None exactly when the non-zeros exceed the limit, else the exact CSR arrays;
+    under the sanitizer build this also proves every write stays in bounds."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n, d = rng.integers(0, 40), rng.integers(0, 40)
+        X = np.where(rng.random((n, d)) < rng.random(), rng.normal(size=(n, d)), 0.0)
+        X = X.astype(dtype)
+        max_density = float(rng.choice([0.0, 0.05, 0.25, 0.5, 1.0, rng.random()]))
+        got = _kernels.csr_from_dense(X, max_density, isa=isa)
+        if np.count_nonzero(X) > int(max_density * X.size):
+            assert got is None
+            continue
+        data, indices, indptr, all_finite = got
+        rows, cols = np.nonzero(X)
+        np.testing.assert_array_equal(indices, cols)
+        np.testing.assert_array_equal(data, X[rows, cols])
+        np.testing.assert_array_equal(indptr, np.searchsorted(rows, np.arange(n + 1)))
+        assert all_finite
+
+
+@pytest.mark.parametrize("isa", ISAS, ids=[_kernels.isa_name(i) for i in ISAS])
 def test_csr_from_dense_judges_the_whole_array_not_its_first_rows(isa):
     """Dense first rows only make it count before writing; the answer is exact."""
     X = np.zeros((64, 10))
