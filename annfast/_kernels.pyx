@@ -68,6 +68,16 @@ def isa_name(int isa):
 #: The variant new architectures use unless told otherwise.
 DEFAULT_ISA = _isa_from_env()
 
+
+def _isa_level(isa):
+    """The instruction-set variant to run: ``isa`` (``ISA_NAMES``), or None for
+    ``DEFAULT_ISA``; ValueError for a level this CPU cannot run."""
+    if isa is None:
+        return DEFAULT_ISA
+    if not 0 <= isa <= CPU_ISA:
+        raise ValueError(f"isa must be in [0, {CPU_ISA}] on this CPU, got {isa}")
+    return isa
+
 # About this many weight visits run between two checks for Ctrl-C (a few ms).
 cdef int64_t _WORK_PER_CHECK = 4_000_000
 #: Batches of at least this many samples train through BLAS matrix products.
@@ -108,10 +118,7 @@ cdef class Arch:
             raise ValueError(f"acts needs {sizes_arr.shape[0] - 1} codes, got {acts_arr.shape}")
         if ((acts_arr < 0) | (acts_arr >= AF_N_ACT)).any():
             raise ValueError(f"acts codes must be in [0, {AF_N_ACT}), got {acts_arr.tolist()}")
-        if isa is None:
-            isa = DEFAULT_ISA
-        if not 0 <= isa <= CPU_ISA:
-            raise ValueError(f"isa must be in [0, {CPU_ISA}] on this CPU, got {isa}")
+        isa = _isa_level(isa)
         if not 0 <= loss < AF_N_LOSS:
             raise ValueError(f"loss code must be in [0, {AF_N_LOSS}), got {loss}")
         # Sizes whose parameter count overflows int64 would wrap in C.
@@ -433,11 +440,7 @@ def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
     cdef int64_t limit = <int64_t>(max(0.0, min(max_density, 1.0)) * size)
     cdef int64_t cap = max(min(limit + d, size), 1), k
     cdef int all_finite = 1
-    if isa is None:
-        isa = DEFAULT_ISA
-    if not 0 <= isa <= CPU_ISA:
-        raise ValueError(f"isa must be in [0, {CPU_ISA}] on this CPU, got {isa}")
-    cdef int32_t level = isa
+    cdef int32_t level = _isa_level(isa)
     cdef const floating *x = &X[0, 0] if size > 0 else NULL
     cdef int64_t probe = max(n // 16, 1)
     cdef floating[::1] data

@@ -89,3 +89,27 @@ def test_train_sparse_epoch(benchmark, binarised, dtype):
     status, loss, done = benchmark(_kernels.train_sparse, arch, params, data, indices, indptr,
                                    Y, order, 0.05, 0.01 / len(X))
     assert status == _kernels.OK and done == len(X)
+
+
+@pytest.mark.benchmark(group="prediction: 10,000 dense MNIST rows through [784, 32, 10]")
+@pytest.mark.parametrize("path", ["kernel", "numpy-matmul"])
+def test_prediction(benchmark, dtype, path):
+    """The compiled forward pass against the NumPy forward pass through BLAS
+    (what annfast's prediction takes below AVX-512; force a level with
+    ANNFAST_SIMD to compare them there)."""
+    from benchmarks.workloads import mnist_splits
+
+    (X, _), (Xh, _) = mnist_splits(False)
+    X = np.ascontiguousarray(np.concatenate([X, Xh, X, Xh])[:10_000], dtype=dtype)
+    sizes = [784, 32, 10]
+    arch = _kernels.Arch(sizes, [ACTIVATIONS["relu"], ACTIVATIONS["softmax"]], LOSSES["ce"])
+    params = _params.init_params(sizes, "xavier", np.random.default_rng(0), dtype)
+    if path == "kernel":
+        out = np.empty((len(X), 10), dtype=dtype)
+        assert benchmark(_kernels.forward, arch, params, X, out) is True
+    else:
+        from annfast import _predict
+
+        weights, biases = _params.views(params, sizes, "flat")
+        out = benchmark(_predict.forward_blas, weights, biases, ["relu", "softmax"], 0.1, X)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)

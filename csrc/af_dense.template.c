@@ -114,7 +114,7 @@ static inline TYPE *FN(af_forward_sample)(const af_net *net, const TYPE *params,
     return (TYPE *)in;
 }
 
-/* Z[r][j] := s <W_j, A_r> + b[j] for R samples (rows of A, leading dimension
+/* Z[r][j] := <W_j, A_r> + b[j] for R samples (rows of A, leading dimension
  * lda) and the four outputs j0..j0+3: a tile of R x 4 vector accumulators, so
  * each load of a sample serves four outputs and each load of a weight row R
  * samples.  Every sum runs in af_rows_dot's order (one vector accumulator,
@@ -155,7 +155,7 @@ static inline __attribute__((always_inline)) void FN(af_tile_dot)(
             t[2] += w2[k] * a[k];
             t[3] += w3[k] * a[k];
         }
-        for (int c = 0; c < 4; c++) Z[r * ldz + j0 + c] = (TYPE)1 * t[c] + b[j0 + c];
+        for (int c = 0; c < 4; c++) Z[r * ldz + j0 + c] = t[c] + b[j0 + c];
     }
 }
 
@@ -172,7 +172,7 @@ static inline __attribute__((always_inline)) void FN(af_block_layer)(
         /* The last outputs as af_rows_dot takes them: one sample at a time. */
         for (int r = 0; r < R; r++)
             for (int64_t c = j; c < n_out; c++)
-                Z[r * ldz + c] = (TYPE)1 * FN(af_dot)(W + c * n_in, A + r * lda, n_in) + b[c];
+                Z[r * ldz + c] = FN(af_dot)(W + c * n_in, A + r * lda, n_in) + b[c];
     }
     if (check) {
         TYPE t = 0;

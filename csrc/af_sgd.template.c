@@ -199,26 +199,17 @@ static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
 {
     int64_t j = 0;
     for (; j + 4 * AF_VLEN <= n_out; j += 4 * AF_VLEN) {
-        FN(af_vec) d0, d1, d2, d3, r;
-        memcpy(&d0, d + j, sizeof d0);
-        memcpy(&d1, d + j + AF_VLEN, sizeof d1);
-        memcpy(&d2, d + j + 2 * AF_VLEN, sizeof d2);
-        memcpy(&d3, d + j + 3 * AF_VLEN, sizeof d3);
+        FN(af_vec) dv[4];
+        memcpy(dv, d + j, sizeof dv);
         for (int64_t k = nnz - 1; k >= 0; k--) {
             const TYPE c = (TYPE)(step * (double)val[k]);
             TYPE *row = wt0 + idx[k] * n_out + j;
-            memcpy(&r, row, sizeof r);
-            r -= c * d0;
-            memcpy(row, &r, sizeof r);
-            memcpy(&r, row + AF_VLEN, sizeof r);
-            r -= c * d1;
-            memcpy(row + AF_VLEN, &r, sizeof r);
-            memcpy(&r, row + 2 * AF_VLEN, sizeof r);
-            r -= c * d2;
-            memcpy(row + 2 * AF_VLEN, &r, sizeof r);
-            memcpy(&r, row + 3 * AF_VLEN, sizeof r);
-            r -= c * d3;
-            memcpy(row + 3 * AF_VLEN, &r, sizeof r);
+            for (int q = 0; q < 4; q++) {
+                FN(af_vec) r;
+                memcpy(&r, row + q * AF_VLEN, sizeof r);
+                r -= c * dv[q];
+                memcpy(row + q * AF_VLEN, &r, sizeof r);
+            }
         }
     }
     for (; j + AF_VLEN <= n_out; j += AF_VLEN) {
