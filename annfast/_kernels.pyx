@@ -4,15 +4,15 @@
 Each function checks every size and index it hands to C, so no call from
 Python can make a kernel read or write out of bounds; the public classes do
 the user-facing validation (with friendlier messages) before reaching here.
-Each loop runs with the GIL released; `train` takes it back between chunks of
-samples only to let Ctrl-C through.
+Each call runs to completion with the GIL released; the caller (the engine,
+annfast/_engine.py) cuts an epoch into calls of a few milliseconds each, so that
+Ctrl-C and progress hooks are served between them.
 """
 import os
 import warnings
 
 import numpy as np
 
-from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.limits cimport INT_MAX
 from libc.stdint cimport int32_t, int64_t, uint64_t
@@ -78,8 +78,6 @@ def _isa_level(isa):
         raise ValueError(f"isa must be in [0, {CPU_ISA}] on this CPU, got {isa}")
     return isa
 
-# About this many weight visits run between two checks for Ctrl-C (a few ms).
-cdef int64_t _WORK_PER_CHECK = 4_000_000
 #: Batches of at least this many samples train through BLAS matrix products.
 GEMM_MIN_BATCH = 4
 
@@ -225,8 +223,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     Samples go in the given order, in batches of ``batch_size``.  ``status`` is
     ``OK`` or ``E_NONFINITE`` (a sample's loss was NaN/inf: training stopped
     before that sample's update, which is position ``n_done`` in ``order``).
-    ``t`` is the Adam step count after the call.  Ctrl-C is checked between
-    chunks of samples; KeyboardInterrupt then leaves params as of a whole batch.
+    ``t`` is the Adam step count after the call.
     """
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
@@ -269,39 +266,28 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     cdef floating[::1] scratch = np.empty(
         scratch_rows * (arch.sum_width + 2 * arch.max_width), dtype=dtype)
     cdef floating *state = &opt_state[0] if opt_state.shape[0] > 0 else NULL
-    cdef int64_t chunk = max(1, _WORK_PER_CHECK // max(arch.n_params, 1))
-    chunk = max(1, chunk // batch_size) * batch_size
-    cdef int64_t pos = 0, stop, done = 0
-    cdef double part = 0.0, total = 0.0
+    cdef int64_t done = 0
+    cdef double total = 0.0
     cdef int status = AF_OK
-    while pos < n_order:
-        stop = min(pos + chunk, n_order)
-        with nogil:
-            if use_gemm:
-                if floating is float:
-                    status = af_train_gemm_f32(&arch.net, &opt, &params[0], state, &X[0, 0],
-                                               &Y[0, 0], &order[pos], stop - pos, batch_size,
-                                               &grad[0], &scratch[0], &part, &done,
-                                               <af_sgemm_fn>sgemm)
-                else:
-                    status = af_train_gemm_f64(&arch.net, &opt, &params[0], state, &X[0, 0],
-                                               &Y[0, 0], &order[pos], stop - pos, batch_size,
-                                               &grad[0], &scratch[0], &part, &done,
-                                               <af_dgemm_fn>dgemm)
-            elif floating is float:
-                status = af_train_f32(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
-                                      &order[pos], stop - pos, batch_size, &grad[0],
-                                      &scratch[0], &part, &done)
+    with nogil:
+        if use_gemm:
+            if floating is float:
+                status = af_train_gemm_f32(&arch.net, &opt, &params[0], state, &X[0, 0],
+                                           &Y[0, 0], &order[0], n_order, batch_size, &grad[0],
+                                           &scratch[0], &total, &done, <af_sgemm_fn>sgemm)
             else:
-                status = af_train_f64(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
-                                      &order[pos], stop - pos, batch_size, &grad[0],
-                                      &scratch[0], &part, &done)
-        total += part
-        if status != AF_OK:
-            return status, total, pos + done, opt.t
-        pos = stop
-        PyErr_CheckSignals()
-    return status, total, n_order, opt.t
+                status = af_train_gemm_f64(&arch.net, &opt, &params[0], state, &X[0, 0],
+                                           &Y[0, 0], &order[0], n_order, batch_size, &grad[0],
+                                           &scratch[0], &total, &done, <af_dgemm_fn>dgemm)
+        elif floating is float:
+            status = af_train_f32(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+                                  &order[0], n_order, batch_size, &grad[0], &scratch[0],
+                                  &total, &done)
+        else:
+            status = af_train_f64(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+                                  &order[0], n_order, batch_size, &grad[0], &scratch[0],
+                                  &total, &done)
+    return status, total, done if status != AF_OK else n_order, opt.t
 
 
 cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
@@ -310,34 +296,20 @@ cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
     cdef double[::1] scales = np.ones(arch.net.n_layers)
-    cdef int64_t chunk = max(1, _WORK_PER_CHECK // max(arch.n_params, 1))
-    cdef int64_t n_order = order.shape[0], pos = 0, stop, done = 0
-    cdef double part = 0.0, total = 0.0
-    cdef int status = AF_OK
-    try:
-        while pos < n_order:
-            stop = min(pos + chunk, n_order)
-            with nogil:
-                if floating is float:
-                    status = af_sgd_f32(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0],
-                                        &Y[0, 0], &order[pos], stop - pos, &scratch[0], &part,
-                                        &done)
-                else:
-                    status = af_sgd_f64(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0],
-                                        &Y[0, 0], &order[pos], stop - pos, &scratch[0], &part,
-                                        &done)
-            total += part
-            if status != AF_OK:
-                return status, total, pos + done
-            pos = stop
-            PyErr_CheckSignals()
-    finally:
-        # Whatever happened (Ctrl-C included), params end up as plain weights.
+    cdef int64_t n_order = order.shape[0], done = 0
+    cdef double total = 0.0
+    cdef int status
+    with nogil:
+        # The weights end the call as plain values: the lazy decay is folded in.
         if floating is float:
+            status = af_sgd_f32(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
+                                &order[0], n_order, &scratch[0], &total, &done)
             af_fold_scales_f32(&arch.net, &params[0], &scales[0])
         else:
+            status = af_sgd_f64(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
+                                &order[0], n_order, &scratch[0], &total, &done)
             af_fold_scales_f64(&arch.net, &params[0], &scales[0])
-    return status, total, n_order
+    return status, total, done if status != AF_OK else n_order
 
 
 def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
@@ -388,39 +360,24 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     # Empty CSR arrays have no element to point at; the kernel then reads none.
     cdef const floating *data_p = &data[0] if nnz > 0 else NULL
     cdef const int64_t *ind_p = &indices[0] if nnz > 0 else NULL
-    cdef int64_t chunk = max(1, _WORK_PER_CHECK // max(arch.n_params, 1))
-    cdef int64_t pos = 0, stop, done = 0
-    cdef double part = 0.0, total = 0.0
-    cdef int status = AF_OK
-    if floating is float:
-        af_sparse_begin_f32(&arch.net, &params[0], &wt0[0])
-    else:
-        af_sparse_begin_f64(&arch.net, &params[0], &wt0[0])
-    try:
-        while pos < n_order:
-            stop = min(pos + chunk, n_order)
-            with nogil:
-                if floating is float:
-                    status = af_sgd_sparse_f32(&arch.net, lr, l2, &params[0], &wt0[0],
-                                               &scales[0], data_p, ind_p, &indptr[0], &Y[0, 0],
-                                               &order[pos], stop - pos, &scratch[0], &part,
-                                               &done)
-                else:
-                    status = af_sgd_sparse_f64(&arch.net, lr, l2, &params[0], &wt0[0],
-                                               &scales[0], data_p, ind_p, &indptr[0], &Y[0, 0],
-                                               &order[pos], stop - pos, &scratch[0], &part,
-                                               &done)
-            total += part
-            if status != AF_OK:
-                return status, total, pos + done
-            pos = stop
-            PyErr_CheckSignals()
-    finally:
+    cdef int64_t done = 0
+    cdef double total = 0.0
+    cdef int status
+    with nogil:
+        # The first layer lives transposed in wt0 for the call (see af.h).
         if floating is float:
+            af_sparse_begin_f32(&arch.net, &params[0], &wt0[0])
+            status = af_sgd_sparse_f32(&arch.net, lr, l2, &params[0], &wt0[0], &scales[0],
+                                       data_p, ind_p, &indptr[0], &Y[0, 0], &order[0], n_order,
+                                       &scratch[0], &total, &done)
             af_sparse_end_f32(&arch.net, &params[0], &wt0[0], &scales[0])
         else:
+            af_sparse_begin_f64(&arch.net, &params[0], &wt0[0])
+            status = af_sgd_sparse_f64(&arch.net, lr, l2, &params[0], &wt0[0], &scales[0],
+                                       data_p, ind_p, &indptr[0], &Y[0, 0], &order[0], n_order,
+                                       &scratch[0], &total, &done)
             af_sparse_end_f64(&arch.net, &params[0], &wt0[0], &scales[0])
-    return status, total, n_order
+    return status, total, done if status != AF_OK else n_order
 
 
 def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
