@@ -68,10 +68,14 @@ def check_bool(value, argument):
 
 
 def check_choice(value, argument, choices):
-    """Return value if it is one of the strings in choices; the message lists them."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{argument}={value!r} is not valid; expected one of: "
-                         f"{', '.join(repr(c) for c in choices)}")
+    """Return value if it is one of ``choices``.  The one wording for an unknown
+    option, whatever the front end: "argument='x' is not valid; expected one
+    of: 'a', 'b'"."""
+    expected = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be a string, one of: {expected}; got {value!r:.80}")
+    if value not in choices:
+        raise ValueError(f"{argument}={value!r} is not valid; expected one of: {expected}")
     return value
 
 
@@ -228,8 +232,8 @@ def check_finite(arr, argument):
 
 def check_n_features(X, n_features, argument="X"):
     if X.shape[1] != n_features:
-        raise ValueError(f"{argument} has {X.shape[1]} features per sample, but the network "
-                         f"expects {n_features} (layers[0])")
+        raise ValueError(f"{argument} has {X.shape[1]} features per sample, but the model "
+                         f"takes {n_features}")
 
 
 def check_same_length(X, Y, x_name="X", y_name="y"):

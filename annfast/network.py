@@ -1,27 +1,23 @@
 """NeuralNet: a drop-in for the NumPy tutorial's class, trained by compiled kernels."""
 
-import threading
 import time
 import warnings
 
 import numpy as np
 
-from annfast import _io, _kernels, _params, _predict, _sparse
+from annfast import _engine, _io, _params
 from annfast._validation import (
     as_float_array,
     check_bool,
     check_choice,
     check_dtype,
-    check_finite,
     check_layers,
-    check_n_features,
     check_path,
     check_random_state,
     check_same_length,
     check_scalar,
-    check_sparse,
 )
-from annfast.activations import ACTIVATIONS, LOSSES, OUTPUT_LOSS, resolve_activation
+from annfast.activations import OUTPUT_LOSS, mean_loss, resolve_activation
 
 OUTPUTS = tuple(OUTPUT_LOSS)
 
@@ -72,37 +68,32 @@ class NeuralNet:
                  output="softmax", init="xavier", dtype=np.float64, seed=None,
                  leaky_slope=0.1):
         sizes = check_layers(layers)
-        learning_rate = check_scalar(learning_rate, "learning_rate", low=0, low_inclusive=False)
-        reg_lambda = check_scalar(reg_lambda, "reg_lambda", low=0)
-        activation = resolve_activation(activation, "activation")
-        output = resolve_activation(output, "output")
-        if output not in OUTPUT_LOSS:
-            raise ValueError(f"output={output!r} is not supported; expected one of: "
-                             f"{', '.join(OUTPUTS)}")
         init = check_choice(init, "init", _params.INITS)
         dtype = check_dtype(dtype)
-        leaky_slope = check_scalar(leaky_slope, "leaky_slope", low=0)
         rng = check_random_state(seed)
+        settings = _settings(learning_rate, reg_lambda, activation, output, leaky_slope)
 
         self.layers = list(sizes)
         self.num_layers = len(sizes)
-        self.learning_rate = learning_rate
-        self.reg_lambda = reg_lambda
-        self.activation = activation
-        self.output = output
+        (self.learning_rate, self.reg_lambda, self.activation, self.output,
+         self.leaky_slope) = settings
         self.init = init
         self.dtype = dtype
-        self.leaky_slope = leaky_slope
         self._rng = rng
-        self._lock = threading.Lock()
         self._set_params(_params.init_params(sizes, init, rng, dtype))
 
     # -- parameters -----------------------------------------------------------------
 
-    def _arch(self):
-        acts = [ACTIVATIONS[self.activation]] * (self.num_layers - 2) + [ACTIVATIONS[self.output]]
-        return _kernels.Arch(self.layers, acts, LOSSES[OUTPUT_LOSS[self.output]],
-                             self.leaky_slope)
+    def _network(self):
+        """The engine's view of this model, from its (re-validated) attributes."""
+        _, _, activation, output, slope = self._checked_settings()
+        acts = [activation] * (self.num_layers - 2) + [output]
+        return _engine.Network(self.layers, acts, OUTPUT_LOSS[output], self.dtype, slope)
+
+    def _checked_settings(self):
+        """The public attributes, checked again: they may have been reassigned."""
+        return _settings(self.learning_rate, self.reg_lambda, self.activation, self.output,
+                         self.leaky_slope)
 
     def _set_params(self, params):
         # Views first, then three plain assignments: a Ctrl-C arriving here can
@@ -130,15 +121,8 @@ class NeuralNet:
 
     # -- data -----------------------------------------------------------------------
 
-    def _as_inputs(self, X, argument="X", keep_sparse=False, finite=True):
-        if keep_sparse and _sparse.is_scipy_sparse(X):
-            # scipy.sparse input goes to the sparse kernel as it is, never densified.
-            X = check_sparse(X, argument)
-            check_n_features(X, self.layers[0], argument)
-            return X
-        X = as_float_array(X, argument, self.dtype, finite=finite)
-        check_n_features(X, self.layers[0], argument)
-        return X
+    def _as_inputs(self, X, argument="X"):
+        return _engine.as_inputs(X, self.dtype, argument, self.layers[0])
 
     def _as_targets(self, y, n, argument="y"):
         """Targets as an (n, n_outputs) float array: one-hot for integer labels."""
@@ -174,12 +158,11 @@ class NeuralNet:
             check_same_length(np.empty(n), Y, "X", argument)
         return Y
 
-    def _as_dataset(self, data, argument, finite=True):
-        """(X, Y) arrays from the tutorial's list of (x, y) pairs or a tuple of arrays.
-        ``finite=False`` leaves X's finiteness to the caller (see _fit_arrays)."""
+    def _as_dataset(self, data, argument):
+        """(Inputs, Y) from the tutorial's list of (x, y) pairs or a tuple of arrays."""
         if (isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray)
                 and data[0].ndim == 2):
-            X = self._as_inputs(data[0], f"{argument}[0]", finite=finite)
+            X = self._as_inputs(data[0], f"{argument}[0]")
             return X, self._as_targets(data[1], len(X), f"{argument}[1]")
         try:
             n = len(data)
@@ -203,7 +186,7 @@ class NeuralNet:
         if X.ndim != 2:
             raise ValueError(f"{argument}: each x must be a vector of {self.layers[0]} values "
                              f"(shape (n,) or (n, 1)), got shape {X.shape[1:]}")
-        X = self._as_inputs(X, f"{argument} inputs", finite=finite)
+        X = self._as_inputs(X, f"{argument} inputs")
         try:
             Y = np.array(ys)
         except ValueError:
@@ -242,12 +225,11 @@ class NeuralNet:
             ``loss`` (mean training loss per epoch, data term), ``time``, and with
             validation data ``val_loss`` and ``val_accuracy`` (percent).
         """
-        X, Y = self._as_dataset(training_data, "training_data", finite=False)
+        X, Y = self._as_dataset(training_data, "training_data")
         val = None
         if validation_data is not None:
             val = self._as_dataset(validation_data, "validation_data")
-        return self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence,
-                                "training_data inputs")
+        return self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence)
 
     def fit(self, X, y, epochs=10, *, validation_data=None, shuffle=True, verbose=False,
             on_divergence="raise"):
@@ -285,8 +267,8 @@ class NeuralNet:
         ``train`` raises RuntimeError.  Different models train in parallel (the
         compiled loop releases the GIL).
         """
-        X = self._as_inputs(X, keep_sparse=True, finite=False)  # checked in _fit_arrays
-        Y = self._as_targets(y, X.shape[0])
+        X = self._as_inputs(X)
+        Y = self._as_targets(y, len(X))
         val = None
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -297,102 +279,71 @@ class NeuralNet:
         self.history_ = self._fit_arrays(X, Y, epochs, shuffle, verbose, val, on_divergence)
         return self
 
-    def _fit_arrays(self, X, Y, epochs, shuffle, verbose, val, on_divergence, x_name="X"):
+    def _fit_arrays(self, X, Y, epochs, shuffle, verbose, val, on_divergence):
         epochs = check_scalar(epochs, "epochs", low=0, integer=True)
         shuffle = check_bool(shuffle, "shuffle")
         verbose = check_bool(verbose, "verbose")
         on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
+        lr, reg_lambda, _, output, _ = self._checked_settings()
+        network = self._network()
         params = self._pack()  # validates user-edited weights before anything changes
-        arch = self._arch()
         n = len(Y)
-        # Mostly-zero inputs (binarised pixels, one-hot features) take the sparse
-        # first-layer path; see annfast/_sparse.py for the threshold.  The pass
-        # that lists the non-zeros also proves X finite; dense X gets its own look.
-        csr = _sparse.sparse_rows(X, self.dtype, x_name)
-        if csr is None:
-            check_finite(X, x_name)
-        lr = self.learning_rate
-        mu = self.reg_lambda / n  # per-sample share of the L2 term
-        empty = np.empty(0, dtype=self.dtype)
+        # The L2 term reg_lambda/2 ||W||^2 is spread over the n per-sample steps.
+        update = _engine.Update(lr=lr, l2=reg_lambda / n)
+        data = _engine.prepare(network, X, update)  # proves X finite
         history = {"loss": [], "time": []}
         if val is not None:
             history["val_loss"] = []
             history["val_accuracy"] = []
-        if not self._lock.acquire(blocking=False):
-            raise RuntimeError("this NeuralNet is already being trained in another thread")
-        try:
+        started = [time.perf_counter()]
+
+        def order(epoch):
+            return self._rng.permutation(n) if shuffle else np.arange(n)
+
+        def on_epoch(epoch, result, params, opt):
+            self._set_params(params)  # each completed epoch is published at once
+            history["loss"].append(result.mean_loss)
+            history["time"].append(time.perf_counter() - started[0])
+            line = f"epoch {epoch + 1}/{epochs}  loss {result.mean_loss:.4f}"
+            if val is not None:
+                out = _engine.predict(network, params, val[0])
+                vloss = mean_loss(OUTPUT_LOSS[output], out, val[1])
+                vacc = 100.0 * _accuracy(out, val[1], output)
+                history["val_loss"].append(vloss)
+                history["val_accuracy"].append(vacc)
+                line += f"  val_loss {vloss:.4f}  val_accuracy {vacc:.2f}%"
+            if verbose:
+                print(f"{line}  ({history['time'][-1]:.3f} s)", flush=True)
+            started[0] = time.perf_counter()
+            return False
+
+        with _engine.training(self, "this NeuralNet"):
             self._set_params(params)
-            for epoch in range(epochs):
-                t0 = time.perf_counter()
-                order = self._rng.permutation(n) if shuffle else np.arange(n)
-                # Train a copy: on Ctrl-C (KeyboardInterrupt propagates from the
-                # kernel) or divergence the model keeps its last whole epoch.
-                work = self._params.copy()
-                if csr is not None:
-                    status, loss_sum, done = _kernels.train_sparse(
-                        arch, work, *csr, Y, order, lr, mu)
-                else:
-                    status, loss_sum, done, _ = _kernels.train(
-                        arch, work, empty, X, Y, order, 1, "sgd", lr, mu)
-                where = None
-                if status != _kernels.OK:
-                    where = (f"the loss became NaN or infinite at epoch {epoch + 1}, sample "
-                             f"{done + 1} of {n} (index {order[done]})")
-                elif not np.isfinite(work).all():
-                    # The last updates can overflow the weights after every loss
-                    # was still finite.
-                    where = (f"the parameters became NaN or infinite at epoch {epoch + 1}, "
-                             f"by sample {n} of {n} (index {order[n - 1]})")
-                if where is not None:
-                    msg = (f"training diverged: {where}; the parameters were restored to "
-                           f"the start of epoch {epoch + 1}. Try a smaller learning_rate "
-                           f"(now {lr}) or scale the inputs.")
-                    if on_divergence == "raise":
-                        raise TrainingDivergedError(msg)
-                    warnings.warn(msg, RuntimeWarning, stacklevel=3)
-                    break
-                self._set_params(work)
-                history["loss"].append(loss_sum / n)
-                history["time"].append(time.perf_counter() - t0)
-                line = f"epoch {epoch + 1}/{epochs}  loss {loss_sum / n:.4f}"
-                if val is not None:
-                    out = self._forward(val[0])
-                    vloss = _mean_loss(OUTPUT_LOSS[self.output], out, val[1])
-                    vacc = 100.0 * _accuracy(out, val[1], self.output)
-                    history["val_loss"].append(vloss)
-                    history["val_accuracy"].append(vacc)
-                    line += f"  val_loss {vloss:.4f}  val_accuracy {vacc:.2f}%"
-                if verbose:
-                    print(f"{line}  ({history['time'][-1]:.3f} s)", flush=True)
-        finally:
-            self._lock.release()
+            result = _engine.fit(network, params, data, Y, epochs=epochs, update=update,
+                                 order=order, on_epoch=on_epoch)
+            # Whatever ended the run, the model keeps its last completed epoch.
+            self._set_params(result.params)
+        if result.status is _engine.Status.INTERRUPTED:
+            raise KeyboardInterrupt
+        if result.status is _engine.Status.DIVERGED:
+            msg = (f"training diverged: {result.describe()}; the parameters were restored "
+                   f"to the start of epoch {result.epochs + 1}. Try a smaller learning_rate "
+                   f"(now {lr}) or scale the inputs.")
+            if on_divergence == "raise":
+                raise TrainingDivergedError(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
         return history
 
     # -- prediction -----------------------------------------------------------------
 
-    def _forward(self, X, argument=None):
-        """Outputs for X; ``argument`` names an X whose finiteness is still unchecked."""
-        params = self._pack()
-
-        def check(X):
-            if argument is not None:
-                check_finite(X, argument)
-
-        arch = self._arch()
-        if _predict.use_blas(len(X), arch.isa):
-            weights, biases = _params.views(params, self.layers, "flat")
-            acts = [self.activation] * (self.num_layers - 2) + [self.output]
-            return _predict.forward_blas(weights, biases, acts, self.leaky_slope, X,
-                                         check_input=check)
-        out = np.empty((len(X), self.layers[-1]), dtype=self.dtype)
-        if not _kernels.forward(arch, params, X, out):
-            check(X)  # raises for a non-finite X; a mere overflow goes on
-        return out
+    def _forward(self, X):
+        """Outputs for the Inputs X (its finiteness is proven on the way)."""
+        return _engine.predict(self._network(), self._pack(), X)
 
     def predict_proba(self, X):
         """Network outputs for each row of X, shape (n_samples, layers[-1]):
         class probabilities for softmax/sigmoid outputs, values for identity."""
-        return self._forward(self._as_inputs(X, finite=False), argument="X")
+        return self._forward(self._as_inputs(X))
 
     def predict(self, X):
         """Class labels (argmax; threshold 0.5 for one sigmoid unit) for
@@ -411,8 +362,7 @@ class NeuralNet:
         if x.ndim != 1:
             raise ValueError(f"x must have shape ({self.layers[0]},) or ({self.layers[0]}, 1), "
                              f"got {x.shape}")
-        X = self._as_inputs(x.reshape(1, -1), "x")
-        return self._forward(X).reshape(-1, 1)
+        return self._forward(self._as_inputs(x.reshape(1, -1), "x")).reshape(-1, 1)
 
     def test(self, test_data):
         """Accuracy in percent on a list of (x, y) pairs (or a tuple (X, Y)), as the tutorial."""
@@ -470,14 +420,14 @@ class NeuralNet:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_params"] = self._pack()
-        for key in ("weights", "biases", "_lock"):
+        for key in ("weights", "biases", "_lock"):  # _lock: pickles of older versions
             state.pop(key, None)
         return state
 
     def __setstate__(self, state):
         params = state.pop("_params")
+        state.pop("_lock", None)
         self.__dict__.update(state)
-        self._lock = threading.Lock()
         self._set_params(params)
 
     def __repr__(self):
@@ -519,14 +469,11 @@ def _accuracy(out, Y, output):
     return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
 
 
-def _mean_loss(loss, out, Y):
-    """Mean per-sample loss, the same formulas as the kernels."""
-    eps = np.finfo(out.dtype).eps
-    out = out.astype(np.float64)
-    Y = Y.astype(np.float64)
-    if loss == "mse":
-        return float(np.mean(0.5 * np.sum((out - Y) ** 2, axis=1)))
-    p = np.clip(out, eps, 1 - eps)
-    if loss == "bce":
-        return float(np.mean(-np.sum(Y * np.log(p) + (1 - Y) * np.log(1 - p), axis=1)))
-    return float(np.mean(-np.sum(np.where(Y != 0, Y * np.log(p), 0.0), axis=1)))
+def _settings(learning_rate, reg_lambda, activation, output, leaky_slope):
+    """NeuralNet's trainable settings, checked (at construction and every fit)."""
+    learning_rate = check_scalar(learning_rate, "learning_rate", low=0, low_inclusive=False)
+    reg_lambda = check_scalar(reg_lambda, "reg_lambda", low=0)
+    activation = resolve_activation(activation, "activation")
+    output = resolve_activation(output, "output", allowed=OUTPUTS)
+    leaky_slope = check_scalar(leaky_slope, "leaky_slope", low=0)
+    return learning_rate, reg_lambda, activation, output, leaky_slope

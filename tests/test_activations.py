@@ -51,8 +51,8 @@ def test_aliases_resolve_to_known_activations():
 
 
 def test_unknown_activation_name_is_rejected():
-    with pytest.raises(ValueError, match="hidden_act='swish'"):
-        resolve_activation("swish", "hidden_act")
+    with pytest.raises(ValueError, match="hidden_act='maxout' is not valid; expected one of"):
+        resolve_activation("maxout", "hidden_act")
     with pytest.raises(TypeError, match="activation"):
         resolve_activation(3)
 

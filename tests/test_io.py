@@ -378,9 +378,9 @@ def test_compressed_archive_is_rejected(tmp_path):
     ({"layers": [4, 6, 3]}, "do not fit layers"),
     ({"layers": [10**6, 10**6, 10**6]}, "parameters; at most"),  # no 16 TB allocation
     ({"layers": "4,5,3"}, "list of layer sizes"),
-    ({"activation": "swish"}, "not a known activation"),
+    ({"activation": "maxout"}, "is not valid"),
     ({"learning_rate": -1.0}, "learning_rate must be > 0"),
-    ({"output": "tanh"}, "not supported"),
+    ({"output": "tanh"}, "is not valid"),
     ({"leaky_slope": None}, "leaky_slope"),
     ({"init": None}, "init"),
 ])

@@ -547,8 +547,8 @@ def test_unsupported_layers_raise_clear_errors():
         keras.optimizers.Adagrad  # noqa: B018
     with pytest.raises(ValueError, match=r"shape must be \(n_features,\)"):
         keras.Input(shape=(28, 28))
-    with pytest.raises(ValueError, match="activation='swish' is not supported"):
-        layers.Dense(3, activation="swish")
+    with pytest.raises(ValueError, match="activation='maxout' is not supported"):
+        layers.Dense(3, activation="maxout")
     with pytest.raises(ValueError, match="expected a positive integer"):
         layers.Dense(0)
     with pytest.raises(ValueError, match="kernel_initializer='orthogonal'"):

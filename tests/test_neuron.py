@@ -54,7 +54,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="softmax"):
         Neuron(3, activation="softmax")
     with pytest.raises(ValueError, match="activation"):
-        Neuron(3, activation="swish")
+        Neuron(3, activation="maxout")
     with pytest.raises(ValueError, match="n_inputs"):
         Neuron(0)
     neuron = Neuron(3, weights=[1.0, 2.0, 3.0])

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from annfast import NeuralNet, _kernels
+from annfast import NeuralNet, _engine, _kernels
 from annfast.activations import ACTIVATIONS, LOSSES
 
 
@@ -149,9 +149,9 @@ def test_one_model_refuses_a_second_concurrent_fit():
     worker = threading.Thread(target=background)
     worker.start()
     try:
-        while not net._lock.locked() and worker.is_alive():
+        while not _engine.is_training(net) and worker.is_alive():
             pass  # spin until the worker holds the training lock
-        assert net._lock.locked(), "the background fit ended before it could be observed"
+        assert _engine.is_training(net), "the background fit ended before it could be observed"
         with pytest.raises(RuntimeError, match="already being trained in another thread"):
             net.fit(X[:10], y[:10], epochs=1)
         with pytest.raises(RuntimeError, match="already being trained"):
@@ -163,7 +163,7 @@ def test_one_model_refuses_a_second_concurrent_fit():
     finally:
         worker.join()
     assert errors == []
-    assert not net._lock.locked()
+    assert not _engine.is_training(net)
     # The refused calls did not disturb the background run.
     solo = NeuralNet([20, 100, 10], learning_rate=0.01, seed=1).fit(X, y, epochs=2)
     assert net._params.tobytes() == solo._params.tobytes()

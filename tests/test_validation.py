@@ -202,7 +202,8 @@ def test_check_choice():
     with pytest.raises(ValueError, match="mode='Warn' is not valid; expected one of: "
                                          "'raise', 'warn'"):
         check_choice("Warn", "mode", ("raise", "warn"))
-    with pytest.raises(ValueError, match="mode=None"):
+    with pytest.raises(TypeError, match="mode must be a string, one of: 'raise', 'warn'; "
+                                        "got None"):
         check_choice(None, "mode", ("raise", "warn"))
 
 
@@ -230,8 +231,8 @@ def test_check_path():
 def test_shape_checks():
     A = np.zeros((3, 2))
     check_n_features(A, 2)
-    with pytest.raises(ValueError, match="Z has 2 features per sample, but the network "
-                                         "expects 5"):
+    with pytest.raises(ValueError, match="Z has 2 features per sample, but the model "
+                                         "takes 5"):
         check_n_features(A, 5, "Z")
     check_same_length(A, np.zeros(3))
     with pytest.raises(ValueError, match="inconsistent numbers of samples: 3 and 2"):
