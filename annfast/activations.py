@@ -120,7 +120,7 @@ _ACTIVATION_LIST = (
     Activation("sigmoid", _sigmoid, "bce", sklearn="logistic", keras=("sigmoid",),
                aliases=("logistic",)),
     Activation("tanh", _tanh, sklearn="tanh", keras=("tanh",)),
-    Activation("softmax", _softmax, "ce", keras=("softmax",)),
+    Activation("softmax", _softmax, "ce", sklearn="softmax", keras=("softmax",)),
     Activation("elu", _elu, keras=("elu",), param=1.0),
 )
 _LOSS_LIST = (Loss("mse", _mse), Loss("bce", _bce), Loss("ce", _ce))

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from annfast import _kernels
+from annfast import _engine
 from annfast._validation import MAX_PARAMS, as_float_array, check_random_state, check_scalar
-from annfast.activations import ACTIVATIONS, resolve_activation
+from annfast.activations import resolve_activation
 
 
 class Neuron:
@@ -68,11 +68,11 @@ class Neuron:
         if X.shape[1] != self.n_inputs:
             raise ValueError(f"xs has {X.shape[1]} values per sample, the neuron has "
                              f"{self.n_inputs} inputs")
-        arch = _kernels.Arch([self.n_inputs, 1], [ACTIVATIONS[self.activation]], 0,
-                             self.leaky_slope)
+        # A network of one unit; the loss plays no part in a prediction.
+        network = _engine.Network([self.n_inputs, 1], [self.activation], "mse", np.float64,
+                                  self.leaky_slope)
         params = np.concatenate([np.asarray(self.ws, dtype=np.float64).ravel(), [self.b]])
-        out = np.empty((len(X), 1))
-        _kernels.forward(arch, params, X, out)
+        out = _engine.predict(network, params, _engine.as_inputs(X, np.float64, "xs"))
         return float(out[0, 0]) if single else out[:, 0]
 
     def __repr__(self):

@@ -1,11 +1,11 @@
 """scikit-learn estimators trained by the compiled kernels: MLPRegressor, MLPClassifier.
 
 Drop-in replacements for ``sklearn.neural_network.MLPRegressor`` /
-``MLPClassifier`` with the stochastic solvers ('sgd', 'adam').  Each training
-epoch is one call to ``annfast._kernels.train`` (forward, backprop and the
-optimizer update of every batch happen in C with the GIL released); Python
-keeps the bookkeeping: validation, initialisation, shuffling, early stopping,
-learning-rate schedules and the fitted attributes.
+``MLPClassifier`` with the stochastic solvers ('sgd', 'adam').  They translate
+scikit-learn's API into the terms of annfast's training engine
+(``annfast._engine``), which runs each epoch in C with the GIL released;
+Python keeps scikit-learn's bookkeeping: validation, initialisation,
+shuffling, early stopping, learning-rate schedules and the fitted attributes.
 
 The arithmetic is scikit-learn's, step for step: Glorot-uniform initial weights
 and biases drawn from ``random_state`` in the same order, the same per-epoch
@@ -15,10 +15,17 @@ same stopping rules.  Given the same ``random_state`` both libraries therefore
 train the same network (up to rounding; see ``tests/test_sklearn.py``).
 
 Per-sample SGD (``solver='sgd', momentum=0, batch_size=1``) on mostly-zero
-inputs (binarised pixels, one-hot features) runs the kernels' sparse
-first-layer path, which skips the weights of zero inputs.
+inputs (binarised pixels, one-hot features, scipy.sparse X) runs the kernels'
+sparse first-layer path, which skips the weights of zero inputs; scipy.sparse
+X is never densified for it.
+
+Divergence follows scikit-learn: parameters that become NaN or infinite raise
+``ValueError("Solver produced non-finite parameter weights...")`` and leave
+the estimator as it was; with early stopping the diverged epoch is recorded
+with a NaN validation score, training stops and the best weights are kept.
 """
 
+import contextlib
 import dataclasses
 import numbers
 import warnings
@@ -34,21 +41,22 @@ from sklearn.utils import shuffle as sk_shuffle
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from annfast import _kernels, _params, _sparse
+from annfast import _engine, _params
 from annfast._sparse import is_scipy_sparse
-from annfast._validation import check_dtype, check_scalar, check_sparse
-from annfast.activations import ACTIVATIONS, LOSSES
+from annfast._validation import (
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_layers,
+    check_scalar,
+    check_sparse,
+)
+from annfast.activations import OUTPUT_LOSS, VOCABULARY
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-#: scikit-learn's activation names -> the kernels' names.
-HIDDEN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                      "relu": "relu"}
-#: Output activation (scikit-learn's name) -> (kernel activation, kernel loss).
-#: Each is a matched pair, for which the kernels use delta = a - y, as
-#: scikit-learn does.
-OUTPUT_PAIRS = {"identity": ("identity", "mse"), "logistic": ("sigmoid", "bce"),
-                "softmax": ("softmax", "ce")}
+#: The hidden activations scikit-learn's estimators accept, by scikit-learn's name.
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 SOLVERS = ("adam", "sgd")
 LEARNING_RATES = ("adaptive", "constant", "invscaling")
 
@@ -56,19 +64,9 @@ _CONVERGENCE_MESSAGE = (
     "Stochastic Optimizer: Maximum iterations ({}) reached and the optimization hasn't "
     "converged yet. Raise max_iter, scale the inputs, or loosen tol."
 )
-
-
-def _choice(value, argument, valid):
-    if not isinstance(value, str) or value not in valid:
-        raise ValueError(f"{argument}={value!r} is not supported; expected one of: "
-                         f"{', '.join(repr(v) for v in valid)}")
-    return value
-
-
-def _boolean(value, argument):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{argument} must be True or False, got {value!r}")
-    return bool(value)
+#: scikit-learn's own message for parameters that are not finite after a fit.
+_NONFINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
+                      "contain large values and need to be preprocessed.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,15 +96,6 @@ class _Settings:
     n_iter_no_change: float
     dtype: object  # None, np.float32 or np.float64
 
-    @property
-    def optimizer(self):
-        """The kernel's optimizer name for these settings."""
-        if self.solver == "adam":
-            return "adam"
-        if self.momentum == 0:
-            return "sgd"
-        return "nesterov" if self.nesterovs_momentum else "momentum"
-
 
 def _validated_settings(est):
     """Check every hyperparameter of ``est``; raise before any state changes."""
@@ -133,22 +122,22 @@ def _validated_settings(est):
         verbose = check_scalar(verbose, "verbose", low=0, integer=True)
     return _Settings(
         hidden=hidden,
-        activation=_choice(est.activation, "activation", tuple(HIDDEN_ACTIVATIONS)),
-        solver=_choice(est.solver, "solver", SOLVERS),
+        activation=check_choice(est.activation, "activation", HIDDEN_ACTIVATIONS),
+        solver=check_choice(est.solver, "solver", SOLVERS),
         alpha=check_scalar(est.alpha, "alpha", low=0),
         batch_size=batch_size,
-        learning_rate=_choice(est.learning_rate, "learning_rate", LEARNING_RATES),
+        learning_rate=check_choice(est.learning_rate, "learning_rate", LEARNING_RATES),
         learning_rate_init=check_scalar(est.learning_rate_init, "learning_rate_init", low=0,
                                         low_inclusive=False),
         power_t=check_scalar(est.power_t, "power_t", low=0),
         max_iter=check_scalar(est.max_iter, "max_iter", low=1, integer=True),
-        shuffle=_boolean(est.shuffle, "shuffle"),
+        shuffle=check_bool(est.shuffle, "shuffle"),
         tol=check_scalar(est.tol, "tol", low=0),
         verbose=verbose,
-        warm_start=_boolean(est.warm_start, "warm_start"),
+        warm_start=check_bool(est.warm_start, "warm_start"),
         momentum=check_scalar(est.momentum, "momentum", low=0, high=1),
-        nesterovs_momentum=_boolean(est.nesterovs_momentum, "nesterovs_momentum"),
-        early_stopping=_boolean(est.early_stopping, "early_stopping"),
+        nesterovs_momentum=check_bool(est.nesterovs_momentum, "nesterovs_momentum"),
+        early_stopping=check_bool(est.early_stopping, "early_stopping"),
         validation_fraction=check_scalar(est.validation_fraction, "validation_fraction",
                                          low=0, high=1, high_inclusive=False),
         beta_1=check_scalar(est.beta_1, "beta_1", low=0, high=1, high_inclusive=False),
@@ -159,23 +148,193 @@ def _validated_settings(est):
     )
 
 
+# -- the optimizers' running state, as scikit-learn keeps it in ``_optimizer`` --------------
+
+
 @dataclasses.dataclass
-class _OptimizerState:
-    """What scikit-learn keeps in its ``_optimizer`` between partial_fit calls."""
+class _SGDOptimizer:
+    """scikit-learn's SGDOptimizer: the step size and its schedule, and the
+    kernel's velocity (momentum, Nesterov)."""
 
-    kind: str
-    state: np.ndarray  # (2 * n_params,): velocity or Adam moments; empty for plain sgd
-    t: int  # Adam step count
-    learning_rate: float  # current SGD step size (schedules change it)
+    learning_rate_init: float
+    lr_schedule: str
+    power_t: float
+    momentum: float
+    nesterov: bool
+    opt: _engine.OptimizerState
+    learning_rate: float = None
+
+    def __post_init__(self):
+        if self.learning_rate is None:
+            self.learning_rate = self.learning_rate_init
+
+    @property
+    def kind(self):
+        if self.momentum == 0:
+            return "sgd"
+        return "nesterov" if self.nesterov else "momentum"
+
+    def update(self, alpha, batch_size):
+        return _engine.Update(lr=self.learning_rate, optimizer=self.kind, l2=alpha,
+                              batch_size=batch_size, momentum=self.momentum)
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
+        return False
 
 
-def _dense(X):
-    """X from validate_data, densified if sparse: the kernels take dense rows."""
-    return X.toarray() if hasattr(X, "toarray") else X
+@dataclasses.dataclass
+class _AdamOptimizer:
+    """scikit-learn's AdamOptimizer: constants, and the kernel's moments and step count."""
+
+    learning_rate_init: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    opt: _engine.OptimizerState
+
+    kind = "adam"
+
+    @property
+    def learning_rate(self):
+        return self.learning_rate_init
+
+    def update(self, alpha, batch_size):
+        return _engine.Update(lr=self.learning_rate_init, optimizer="adam", l2=alpha,
+                              batch_size=batch_size, beta1=self.beta_1, beta2=self.beta_2,
+                              epsilon=self.epsilon)
+
+    def iteration_ends(self, time_step):
+        pass
+
+    def trigger_stopping(self, msg, verbose):
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+def _new_optimizer(cfg, n_params, dtype):
+    if cfg.solver == "adam":
+        return _AdamOptimizer(cfg.learning_rate_init, cfg.beta_1, cfg.beta_2, cfg.epsilon,
+                              _engine.OptimizerState.fresh("adam", n_params, dtype))
+    optimizer = _SGDOptimizer(cfg.learning_rate_init, cfg.learning_rate, cfg.power_t,
+                              cfg.momentum, cfg.nesterovs_momentum, None)
+    optimizer.opt = _engine.OptimizerState.fresh(optimizer.kind, n_params, dtype)
+    return optimizer
+
+
+@dataclasses.dataclass
+class _Record:
+    """The running record of training that scikit-learn keeps on the estimator."""
+
+    t_: int = 0
+    loss_curve_: list = dataclasses.field(default_factory=list)
+    _no_improvement_count: int = 0
+    best_loss_: float = np.inf
+    validation_scores_: list = None
+    best_validation_score_: float = None
+    n_iter_: int = 0
+
+    @classmethod
+    def carried_over(cls, est, keep, early_stopping):
+        """A copy of the estimator's record (``keep``) or a fresh one."""
+        record = cls()
+        if keep:
+            scores = getattr(est, "validation_scores_", None)
+            record = cls(est.t_, list(est.loss_curve_), est._no_improvement_count,
+                         getattr(est, "best_loss_", np.inf),
+                         None if scores is None else list(scores),
+                         getattr(est, "best_validation_score_", None))
+        if early_stopping and record.validation_scores_ is None:
+            record.validation_scores_, record.best_validation_score_ = [], -np.inf
+            record.best_loss_ = None
+        elif not early_stopping and record.best_loss_ is None:
+            record.best_loss_ = np.inf
+            record.validation_scores_ = record.best_validation_score_ = None
+        return record
+
+    def update_no_improvement_count(self, early_stopping, score, tol):
+        """scikit-learn's rule; returns whether the weights are the best yet."""
+        if early_stopping:
+            self.validation_scores_.append(score)
+            self._no_improvement_count = (self._no_improvement_count + 1
+                                          if score < self.best_validation_score_ + tol else 0)
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                return True
+            return False
+        loss = self.loss_curve_[-1]
+        self._no_improvement_count = (self._no_improvement_count + 1
+                                      if loss > self.best_loss_ - tol else 0)
+        self.best_loss_ = min(self.best_loss_, loss)
+        return False
+
+    def publish(self, est):
+        for field in dataclasses.fields(self):
+            setattr(est, field.name, getattr(self, field.name))
+        est.loss_ = self.loss_curve_[-1] if self.loss_curve_ else getattr(est, "loss_", np.nan)
+
+
+@contextlib.contextmanager
+def _unchanged_on_error(est):
+    """Put every attribute of ``est`` back if the block raises: a failed fit
+    leaves the estimator as it was (scikit-learn's validate_data sets
+    n_features_in_ before training starts)."""
+    before = dict(vars(est))
+    try:
+        yield
+    except BaseException:
+        vars(est).clear()
+        vars(est).update(before)
+        raise
 
 
 class _BaseMLP(BaseEstimator):
     """Shared fit/predict machinery; use MLPRegressor or MLPClassifier."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dtype=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
 
     # -- hooks the subclasses fill in ------------------------------------------------
 
@@ -194,8 +353,11 @@ class _BaseMLP(BaseEstimator):
         if incremental and cfg.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit, "
                              "or set early_stopping=False")
-        has_coefs = hasattr(self, "coefs_")
-        first_pass = not has_coefs or (not cfg.warm_start and not incremental)
+        with _engine.training(self, f"this {type(self).__name__}"), _unchanged_on_error(self):
+            return self._fit_checked(cfg, X, y, incremental, classes)
+
+    def _fit_checked(self, cfg, X, y, incremental, classes):
+        first_pass = not hasattr(self, "coefs_") or (not cfg.warm_start and not incremental)
         if is_scipy_sparse(X):
             check_sparse(X, "X")  # before scipy's own code trusts its index arrays
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
@@ -205,13 +367,13 @@ class _BaseMLP(BaseEstimator):
             dtype = cfg.dtype or (np.float32 if X.dtype == np.float32 else np.float64)
         else:
             dtype = self.coefs_[0].dtype.type
-        X = np.ascontiguousarray(_dense(X), dtype=dtype)
+        inputs = _engine.as_inputs(X, dtype, "X")  # scipy.sparse stays sparse
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y, out_activation, extra = self._encode_targets(
             y, dtype, first_pass=first_pass, incremental=incremental, classes=classes)
-        n_features, n_outputs = X.shape[1], Y.shape[1]
-        sizes = (n_features, *cfg.hidden, n_outputs)
+        sizes = check_layers((inputs.shape[1], *cfg.hidden, Y.shape[1]),
+                             "hidden_layer_sizes with the data's inputs and outputs")
 
         rng = check_random_state(self.random_state)
         if first_pass:
@@ -219,194 +381,143 @@ class _BaseMLP(BaseEstimator):
         else:
             params = self._packed_params(sizes, dtype)
             out_activation = getattr(self, "out_activation_", out_activation)
-
-        # Bookkeeping carried over from an earlier fit, copied so that a failure
-        # below leaves the estimator as it was.
-        keep = not first_pass and hasattr(self, "loss_curve_")
-        book = {
-            "t_": self.t_ if keep else 0,
-            "loss_curve_": list(self.loss_curve_) if keep else [],
-            "_no_improvement_count": self._no_improvement_count if keep else 0,
-            "best_loss_": self.best_loss_ if keep else np.inf,
-            "validation_scores_": (list(self.validation_scores_)
-                                   if keep and self.validation_scores_ is not None else None),
-            "best_validation_score_": self.best_validation_score_ if keep else None,
-        }
-        if cfg.early_stopping and book["validation_scores_"] is None:
-            book.update(validation_scores_=[], best_validation_score_=-np.inf, best_loss_=None)
-        elif not cfg.early_stopping and book["best_loss_"] is None:
-            book.update(best_loss_=np.inf, validation_scores_=None, best_validation_score_=None)
-
+        record = _Record.carried_over(self, not first_pass and hasattr(self, "loss_curve_"),
+                                      cfg.early_stopping)
         optimizer = getattr(self, "_optimizer", None) if incremental else None
-        if (optimizer is None or optimizer.kind != cfg.optimizer
-                or optimizer.state.dtype != dtype
-                or optimizer.state.size not in (0, 2 * params.size)):
-            n_state = 0 if cfg.optimizer == "sgd" else 2 * params.size
-            optimizer = _OptimizerState(cfg.optimizer, np.zeros(n_state, dtype=dtype), 0,
-                                        cfg.learning_rate_init)
+        fresh = _new_optimizer(cfg, params.size, dtype)
+        if optimizer is None or optimizer.kind != fresh.kind or not optimizer.opt.fits(
+                fresh.kind, params.size, dtype):
+            optimizer = fresh
         else:
-            optimizer = dataclasses.replace(optimizer, state=optimizer.state.copy())
+            optimizer = dataclasses.replace(optimizer, opt=optimizer.opt.copy())
 
-        arch = self._arch(sizes, cfg.activation, out_activation)
-        params, book = self._fit_stochastic(cfg, arch, params, optimizer, book, X, Y, rng,
-                                            incremental, extra)
+        network = _network(sizes, cfg.activation, out_activation, dtype)
+        params = self._fit_stochastic(cfg, network, params, optimizer, record, inputs, Y, rng,
+                                      incremental, extra)
 
         # Publish: nothing above touched the estimator's fitted state.
         for name, value in extra.items():
             setattr(self, name, value)
         self.out_activation_ = out_activation
-        self.n_outputs_ = n_outputs
+        self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(sizes)
         self._set_coefs(params, sizes)
         self._optimizer = optimizer
-        for name, value in book.items():
-            setattr(self, name, value)
+        record.publish(self)
         return self
 
-    def _fit_stochastic(self, cfg, arch, params, optimizer, book, X, Y, rng, incremental,
-                        extra):
-        """Run the epochs on ``params`` (a private buffer); return (params, book)."""
+    def _fit_stochastic(self, cfg, network, params, optimizer, record, inputs, Y, rng,
+                        incremental, extra):
+        """Run the epochs from ``params``; update ``optimizer`` and ``record`` to the
+        last completed epoch and return the parameters to publish."""
+        X_val = Y_val = best = None
         if cfg.early_stopping:
             # Stratify like scikit-learn: single-output classification only.
             stratify = Y if self._is_classifier and Y.shape[1] == 1 else None
-            X_train, X_val, Y_train, Y_val = train_test_split(
-                X, Y, random_state=rng, test_size=cfg.validation_fraction, stratify=stratify)
-            if X_val.shape[0] < 2:
+            train_idx, val_idx = train_test_split(
+                np.arange(len(Y)), random_state=rng, test_size=cfg.validation_fraction,
+                stratify=stratify)
+            if len(val_idx) < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
-            X_train = np.ascontiguousarray(X_train)
-            Y_train = np.ascontiguousarray(Y_train)
-            X_val = np.ascontiguousarray(X_val)
-            best_params = params.copy()
-        else:
-            X_train, Y_train, X_val, Y_val, best_params = X, Y, None, None, None
+            X_val, Y_val = inputs.take(val_idx), Y[val_idx]
+            inputs, Y = inputs.take(train_idx), np.ascontiguousarray(Y[train_idx])
+            best = params
 
-        n_samples = X_train.shape[0]
+        n_samples = len(Y)
         if cfg.batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
             if cfg.batch_size > n_samples:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped", stacklevel=4)
+                              "going to be clipped", stacklevel=5)
             batch_size = min(cfg.batch_size, n_samples)
         n_batches = -(-n_samples // batch_size)
         # loss_ follows scikit-learn: mean squared error halved and averaged over
         # the outputs too (regressor), summed log-loss per sample (classifier).
         data_scale = 1.0 / (n_samples * (Y.shape[1] if not self._is_classifier else 1))
-        weight_slices = [slice(w0, b0) for w0, b0, *_ in _params.layer_offsets(arch.sizes)]
+        update = optimizer.update(cfg.alpha, batch_size)
+        data = _engine.prepare(network, inputs, update)
         sample_idx = np.arange(n_samples, dtype=np.int64)
-        # Per-sample SGD on mostly-zero inputs (binarised pixels, one-hot
-        # features) takes the kernels' sparse first-layer path: same updates,
-        # only the first-layer weights of non-zero inputs are touched.
-        csr = None
-        if optimizer.kind == "sgd" and batch_size == 1:
-            csr = _sparse.sparse_rows(X_train, X_train.dtype)  # None for dense data
-        work = params.copy()  # trained in place; ``params`` keeps the last good epoch
-        n_iter = 0
-        try:
-            for _ in range(cfg.max_iter):
-                if cfg.shuffle:
-                    # Same draw as scikit-learn's, so equal seeds give equal orders.
-                    sample_idx = np.ascontiguousarray(sk_shuffle(sample_idx, random_state=rng),
-                                                      dtype=np.int64)
-                if csr is not None:
-                    t = optimizer.t
-                    status, loss_sum, n_done = _kernels.train_sparse(
-                        arch, work, *csr, Y_train, sample_idx, lr=optimizer.learning_rate,
-                        l2=cfg.alpha)
-                else:
-                    status, loss_sum, n_done, t = _kernels.train(
-                        arch, work, optimizer.state, X_train, Y_train, sample_idx,
-                        batch_size=batch_size, optimizer=optimizer.kind,
-                        lr=optimizer.learning_rate, l2=cfg.alpha, momentum=cfg.momentum,
-                        beta1=cfg.beta_1, beta2=cfg.beta_2, epsilon=cfg.epsilon,
-                        t=optimizer.t)
-                if status != _kernels.OK or not np.isfinite(work).all():
-                    raise ValueError(
-                        f"Training diverged in epoch {n_iter + 1}: the loss or "
-                        f"the weights became NaN or infinite (after {n_done} of {n_samples} "
-                        "samples). Lower learning_rate_init, scale X (and y), or raise "
-                        "alpha. The estimator was left as it was before this call.")
-                optimizer.t = t
-                params[:] = work
-                n_iter += 1
-                # scikit-learn adds 0.5 * alpha * ||W||^2 / batch_len to every batch's
-                # mean loss and weights batches by length: n_batches penalties per
-                # epoch (evaluated here at the end-of-epoch weights).
-                sq = sum(float(np.dot(work[s].astype(np.float64), work[s])) for s in
-                         weight_slices)
-                loss = loss_sum * data_scale + n_batches * 0.5 * cfg.alpha * sq / n_samples
-                book["t_"] += n_samples
-                book["loss_curve_"].append(loss)
-                if cfg.verbose:
-                    print(f"Iteration {n_iter}, loss = {loss:.8f}")
-                if cfg.early_stopping:
-                    out = np.empty((X_val.shape[0], arch.sizes[-1]), dtype=work.dtype)
-                    _kernels.forward(arch, work, X_val, out)
-                    score = (self._score_predictions(Y_val, out, extra) if np.isfinite(out).all()
-                             else np.nan)
-                    book["validation_scores_"].append(score)
-                    if cfg.verbose:
-                        print(f"Validation score: {score:f}")
-                    if score < book["best_validation_score_"] + cfg.tol:
-                        book["_no_improvement_count"] += 1
-                    else:
-                        book["_no_improvement_count"] = 0
-                    if score > book["best_validation_score_"]:
-                        book["best_validation_score_"] = score
-                        best_params[:] = work
-                else:
-                    if loss > book["best_loss_"] - cfg.tol:
-                        book["_no_improvement_count"] += 1
-                    else:
-                        book["_no_improvement_count"] = 0
-                    book["best_loss_"] = min(book["best_loss_"], loss)
-                if optimizer.kind != "adam" and cfg.learning_rate == "invscaling":
-                    optimizer.learning_rate = (cfg.learning_rate_init
-                                               / (book["t_"] + 1) ** cfg.power_t)
-                if book["_no_improvement_count"] > cfg.n_iter_no_change:
-                    if self._stop_or_decay(cfg, optimizer):
-                        break
-                    book["_no_improvement_count"] = 0
-                if incremental:
-                    break
-                if n_iter == cfg.max_iter:
-                    warnings.warn(_CONVERGENCE_MESSAGE.format(cfg.max_iter), ConvergenceWarning,
-                                  stacklevel=4)
-        except KeyboardInterrupt:
-            # As scikit-learn: keep what was learnt so far.  The kernel stopped
-            # between whole batches, so work and optimizer state agree.
-            warnings.warn("Training interrupted by user.", stacklevel=4)
-            if np.isfinite(work).all():
-                params[:] = work
-        book["n_iter_"] = n_iter
-        book["loss_"] = book["loss_curve_"][-1] if book["loss_curve_"] else getattr(
-            self, "loss_", np.nan)
-        if cfg.early_stopping:
-            params = best_params
-        return params, book
+
+        def order(epoch):
+            nonlocal sample_idx
+            if cfg.shuffle:
+                # Same draw as scikit-learn's, so equal seeds give equal orders.
+                sample_idx = np.ascontiguousarray(sk_shuffle(sample_idx, random_state=rng),
+                                                  dtype=np.int64)
+            return sample_idx
+
+        def on_epoch(epoch, result, work, opt):
+            nonlocal best
+            optimizer.opt = opt
+            # scikit-learn adds 0.5 * alpha * ||W||^2 / batch_len to every batch's
+            # mean loss and weights batches by length: n_batches penalties per
+            # epoch (evaluated here at the end-of-epoch weights).
+            weights, _ = network.views(work)
+            sq = sum(float(np.dot(w.ravel().astype(np.float64), w.ravel())) for w in weights)
+            loss = result.loss_sum * data_scale + n_batches * 0.5 * cfg.alpha * sq / n_samples
+            self._end_epoch(cfg, record, n_samples, loss)
+            score = None
+            if cfg.early_stopping:
+                out = _engine.predict(network, work, X_val)
+                score = (self._score_predictions(Y_val, out, extra) if np.isfinite(out).all()
+                         else np.nan)
+            if record.update_no_improvement_count(cfg.early_stopping, score, cfg.tol):
+                best = work
+            if cfg.early_stopping and cfg.verbose:
+                print(f"Validation score: {score:f}")
+            return self._stop_after_epoch(cfg, optimizer, record, update, incremental)
+
+        result = _engine.fit(network, params, data, Y, epochs=1 if incremental else cfg.max_iter,
+                             update=update, opt=optimizer.opt, order=order, on_epoch=on_epoch)
+        optimizer.opt = result.opt
+        if result.status is _engine.Status.INTERRUPTED:
+            # As scikit-learn: keep what was learnt, here up to the last whole epoch.
+            warnings.warn("Training interrupted by user.", stacklevel=5)
+        elif result.status is _engine.Status.DIVERGED:
+            if not cfg.early_stopping:
+                raise ValueError(
+                    f"{_NONFINITE_MESSAGE} Training diverged: {result.describe()}. Lower "
+                    "learning_rate_init, scale X (and y), or raise alpha. The estimator was "
+                    "left as it was before this call.")
+            # scikit-learn records a NaN score and runs on; with non-finite weights
+            # nothing more can be learnt, so stop here and keep the best weights.
+            self._end_epoch(cfg, record, n_samples, np.nan)
+            record.update_no_improvement_count(True, np.nan, cfg.tol)
+            warnings.warn(f"Training diverged: {result.describe()}; stopped and restored the "
+                          "weights with the best validation score.", ConvergenceWarning,
+                          stacklevel=5)
+        return best if cfg.early_stopping else result.params
 
     @staticmethod
-    def _stop_or_decay(cfg, optimizer):
-        """scikit-learn's trigger_stopping: 'adaptive' SGD divides the step by 5
-        (until it is <= 1e-6) instead of stopping; everything else stops."""
+    def _end_epoch(cfg, record, n_samples, loss):
+        record.n_iter_ += 1
+        record.t_ += n_samples
+        record.loss_curve_.append(loss)
         if cfg.verbose:
-            print(f"Training loss or validation score did not improve more than tol={cfg.tol:f} "
-                  f"for {cfg.n_iter_no_change} consecutive epochs.")
-        if optimizer.kind == "adam" or cfg.learning_rate != "adaptive":
+            print(f"Iteration {record.n_iter_}, loss = {loss:.8f}")
+
+    @staticmethod
+    def _stop_after_epoch(cfg, optimizer, record, update, incremental):
+        """scikit-learn's end of an epoch: schedule, stopping rule, warning."""
+        optimizer.iteration_ends(record.t_)
+        if record._no_improvement_count > cfg.n_iter_no_change:
+            what = ("Validation score" if cfg.early_stopping else "Training loss")
+            msg = (f"{what} did not improve more than tol={cfg.tol:f} for "
+                   f"{cfg.n_iter_no_change} consecutive epochs.")
+            if optimizer.trigger_stopping(msg, cfg.verbose):
+                return True
+            record._no_improvement_count = 0
+        update.lr = optimizer.learning_rate
+        if incremental:
             return True
-        if optimizer.learning_rate <= 1e-6:
-            return True
-        optimizer.learning_rate /= 5.0
+        if record.n_iter_ == cfg.max_iter:
+            warnings.warn(_CONVERGENCE_MESSAGE.format(cfg.max_iter), ConvergenceWarning,
+                          stacklevel=7)
         return False
 
     # -- parameters ------------------------------------------------------------------
-
-    @staticmethod
-    def _arch(sizes, activation, out_activation):
-        out_act, loss = OUTPUT_PAIRS[out_activation]
-        acts = [ACTIVATIONS[HIDDEN_ACTIVATIONS[activation]]] * (len(sizes) - 2)
-        return _kernels.Arch(sizes, acts + [ACTIVATIONS[out_act]], LOSSES[loss])
 
     @staticmethod
     def _initial_params(sizes, activation, rng, dtype):
@@ -424,7 +535,10 @@ class _BaseMLP(BaseEstimator):
 
     def _packed_params(self, sizes, dtype):
         """A fresh flat buffer holding coefs_/intercepts_ (as set by fit or by the user)."""
-        coefs, intercepts = list(self.coefs_), list(self.intercepts_)
+        coefs, intercepts = self.coefs_, self.intercepts_
+        if not isinstance(coefs, (list, tuple)) or not isinstance(intercepts, (list, tuple)):
+            raise TypeError(f"coefs_ and intercepts_ must be lists of arrays, got "
+                            f"{type(coefs).__name__} and {type(intercepts).__name__}")
         want = [(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         have = [np.shape(c) for c in coefs]
         if have != want:
@@ -439,7 +553,10 @@ class _BaseMLP(BaseEstimator):
         self.intercepts_ = biases
 
     def _sizes(self):
-        return tuple([self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_])
+        coefs = self.coefs_
+        if not isinstance(coefs, (list, tuple)) or not coefs or np.ndim(coefs[0]) != 2:
+            raise TypeError(f"coefs_ must be a list of 2-D arrays, got {type(coefs).__name__}")
+        return tuple([np.shape(coefs[0])[0]] + [np.shape(c)[-1] for c in coefs])
 
     # -- prediction ------------------------------------------------------------------
 
@@ -454,18 +571,24 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         sizes = self._sizes()
-        dtype = self.coefs_[0].dtype.type
-        X = np.ascontiguousarray(_dense(X), dtype=dtype)
+        dtype = np.asarray(self.coefs_[0]).dtype.type
         params = self._packed_params(sizes, dtype)
-        arch = self._arch(sizes, self.activation, self.out_activation_)
-        out = np.empty((X.shape[0], sizes[-1]), dtype=dtype)
-        _kernels.forward(arch, params, X, out)
-        return out
+        network = _network(sizes, self.activation, self.out_activation_, dtype)
+        return _engine.predict(network, params, _engine.as_inputs(X, dtype, "X"))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True  # accepted, densified for the kernels
+        tags.input_tags.sparse = True
         return tags
+
+
+def _network(sizes, activation, out_activation, dtype):
+    """The engine's Network for scikit-learn's activation names (hidden, output)."""
+    names = VOCABULARY["sklearn"]
+    hidden = names[check_choice(activation, "activation", HIDDEN_ACTIVATIONS)]
+    output = names[out_activation]
+    return _engine.Network(sizes, [hidden] * (len(sizes) - 2) + [output], OUTPUT_LOSS[output],
+                           dtype)
 
 
 _PARAMS_DOC = """
@@ -562,30 +685,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dtype=None):
+        # The regressor's one extra parameter; the rest is _BaseMLP's.
         self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.dtype = dtype
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            dtype=dtype)
 
     def fit(self, X, y):
         """Fit the network to X and y.
@@ -599,7 +709,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
-        _choice(self.loss, "loss", ("squared_error",))
+        check_choice(self.loss, "loss", ("squared_error",))
         return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y):
@@ -614,7 +724,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
-        _choice(self.loss, "loss", ("squared_error",))
+        check_choice(self.loss, "loss", ("squared_error",))
         return self._fit(X, y, incremental=True)
 
     def predict(self, X):
@@ -659,36 +769,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 """, 1))
 
     _is_classifier = True
-
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dtype=None):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.dtype = dtype
 
     def fit(self, X, y):
         """Fit the network to X and the labels y.

@@ -397,7 +397,7 @@ def test_divergence_raises_and_leaves_model_unchanged(data):
 
 
 @pytest.mark.parametrize("params, error, match", [
-    ({"solver": "lbfgs"}, ValueError, "solver='lbfgs' is not supported; expected one of: "
+    ({"solver": "lbfgs"}, ValueError, "solver='lbfgs' is not valid; expected one of: "
                                        "'adam', 'sgd'"),
     ({"activation": "softmax"}, ValueError, "'identity', 'logistic', 'tanh', 'relu'"),
     ({"learning_rate": "cyclic"}, ValueError, "learning_rate='cyclic'"),
@@ -413,7 +413,7 @@ def test_divergence_raises_and_leaves_model_unchanged(data):
     ({"shuffle": "yes"}, TypeError, "shuffle must be True or False"),
     ({"validation_fraction": 1.0}, ValueError, "validation_fraction must be < 1"),
     ({"n_iter_no_change": 0}, ValueError, "n_iter_no_change must be >= 1"),
-    ({"loss": "poisson"}, ValueError, "loss='poisson' is not supported"),
+    ({"loss": "poisson"}, ValueError, "loss='poisson' is not valid"),
 ])
 def test_bad_hyperparameters(data, params, error, match):
     X, Y = data
