@@ -330,9 +330,10 @@ class FitResult:
     opt: OptimizerState
     epochs: int
     last: EpochResult = None
+    epoch: int = None  # the index of the epoch that ended the run
 
     def describe(self):
-        return self.last.describe(self.epochs + 1)
+        return self.last.describe(self.epoch + 1)
 
 
 def fit(network, params, data, Y, *, epochs, update, opt=None, order=None, on_epoch=None,
@@ -354,13 +355,13 @@ def fit(network, params, data, Y, *, epochs, update, opt=None, order=None, on_ep
         hook = None if on_chunk is None else (lambda k, s, e=epoch: on_chunk(e, k, s))
         result = train_epoch(network, params, data, Y, epoch_order, update, opt, hook)
         if result.status is not Status.DONE:
-            return FitResult(result.status, params, opt, done, result)
+            return FitResult(result.status, params, opt, done, result, epoch)
         params, opt = result.params, result.opt
         done += 1
         try:
             stop = on_epoch is not None and on_epoch(epoch, result, params, opt)
         except KeyboardInterrupt:
-            return FitResult(Status.INTERRUPTED, params, opt, done, result)
+            return FitResult(Status.INTERRUPTED, params, opt, done, result, epoch)
         if stop:
             break
     return FitResult(Status.DONE, params, opt, done)

@@ -420,13 +420,12 @@ class NeuralNet:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_params"] = self._pack()
-        for key in ("weights", "biases", "_lock"):  # _lock: pickles of older versions
+        for key in ("weights", "biases"):
             state.pop(key, None)
         return state
 
     def __setstate__(self, state):
         params = state.pop("_params")
-        state.pop("_lock", None)
         self.__dict__.update(state)
         self._set_params(params)
 

@@ -108,8 +108,9 @@ def test_prediction(benchmark, dtype, path):
         out = np.empty((len(X), 10), dtype=dtype)
         assert benchmark(_kernels.forward, arch, params, X, out) is True
     else:
-        from annfast import _predict
+        from annfast import _engine
 
-        weights, biases = _params.views(params, sizes, "flat")
-        out = benchmark(_predict.forward_blas, weights, biases, ["relu", "softmax"], 0.1, X)
+        network = _engine.Network(sizes, ["relu", "softmax"], "ce", dtype)
+        out = np.empty((len(X), 10), dtype=dtype)
+        benchmark(_engine._forward_blas, network, params, X, out)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import DTYPES, HIDDEN_ACTIVATIONS, MATCHED_PAIRS, assert_matches, flatten
 
-from annfast import NeuralNet, _kernels, _params, _predict, _sparse, reference
+from annfast import NeuralNet, _engine, _kernels, _params, _sparse, reference
 from annfast.activations import ACTIVATIONS, LOSSES
 
 ISAS = list(range(_kernels.CPU_ISA + 1))
@@ -156,13 +156,13 @@ def test_blas_prediction_matches_the_kernel(dtype, hidden, loss_out):
     sizes = [10, 12, 9, 3]
     acts = [hidden, hidden, loss_out[1]]
     params = _params.init_params(sizes, "xavier", rng, dtype)
-    X = (rng.normal(size=(_predict.BLAS_MIN_BATCH + 5, 10)) * 3).astype(dtype)
+    X = (rng.normal(size=(_engine.BLAS_MIN_BATCH + 5, 10)) * 3).astype(dtype)
     X[0, :] = 40  # saturating values
     out = np.empty((len(X), 3), dtype=dtype)
-    arch = _kernels.Arch(sizes, [ACTIVATIONS[a] for a in acts], LOSSES[loss_out[0]])
-    _kernels.forward(arch, params, X, out)
-    weights, biases = _params.views(params, sizes, "flat")
-    got = _predict.forward_blas(weights, biases, acts, 0.1, X)
+    network = _engine.Network(sizes, acts, loss_out[0], dtype)
+    _kernels.forward(network.arch, params, X, out)
+    got = np.empty_like(out)
+    assert _engine._forward_blas(network, params, X, got)
     assert got.dtype == dtype
     assert_matches(got, out, dtype, "BLAS forward")
 
@@ -350,12 +350,12 @@ def test_csr_from_dense_of_empty_arrays():
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("n", [3, _predict.BLAS_MIN_BATCH + 10])
+@pytest.mark.parametrize("n", [3, _engine.BLAS_MIN_BATCH + 10])
 @pytest.mark.parametrize("blas", [False, True], ids=["kernel", "blas"])
 def test_prediction_refuses_non_finite_inputs_on_both_paths(bad, n, blas, monkeypatch):
     """Both paths check X through its first-layer sums; make them as forgiving
     as possible (zero weights: inf * 0 is NaN, relu would clip -inf)."""
-    monkeypatch.setattr(_predict, "use_blas", lambda n_samples, isa: blas)
+    monkeypatch.setattr(_engine, "use_blas", lambda n_samples, isa: blas)
     net = NeuralNet([6, 4, 3], seed=0)
     net.weights[0][:, 2] = 0.0
     X = np.random.default_rng(0).random((n, 6))

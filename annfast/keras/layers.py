@@ -11,21 +11,12 @@ import numbers
 
 import numpy as np
 
-from annfast._validation import check_dtype
+from annfast import activations
+from annfast._validation import check_choice, check_dtype
 from annfast.keras import _naming
 
 __all__ = ["Dense", "Input", "InputLayer"]
 
-#: Keras activation names -> kernel activation names.  None means linear.
-ACTIVATIONS = {
-    None: "identity",
-    "linear": "identity",
-    "relu": "relu",
-    "leaky_relu": "leaky_relu",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "softmax": "softmax",
-}
 #: Keras' ``leaky_relu`` activation uses negative_slope=0.2.
 LEAKY_SLOPE = 0.2
 
@@ -38,21 +29,15 @@ DENSE_ARGUMENTS = ("units", "activation", "use_bias", "kernel_initializer", "bia
 
 
 def resolve_activation(activation):
-    """Return the kernel activation name for a Keras activation name."""
+    """Return the canonical activation name for a Keras activation name (None: linear)."""
     if activation is not None and not isinstance(activation, str):
         raise TypeError(f"activation must be a string or None, got {activation!r}; "
                         "callables are not supported")
-    if activation not in ACTIVATIONS:
-        valid = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"activation={activation!r} is not supported; expected one of: {valid}")
-    return ACTIVATIONS[activation]
+    return activations.resolve_activation(activation, "activation", "keras")
 
 
 def _check_initializer(init, argument):
-    if not isinstance(init, str) or init not in INITIALIZERS:
-        raise ValueError(f"{argument}={init!r} is not supported; expected one of: "
-                         f"{', '.join(INITIALIZERS)}")
-    return init
+    return check_choice(init, argument, INITIALIZERS)
 
 
 def draw(init, shape, rng):

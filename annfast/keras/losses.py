@@ -23,7 +23,8 @@ only changes the reported loss of saturated outputs; the matched pairs
 
 import numpy as np
 
-from annfast._validation import as_float_array
+from annfast._validation import as_float_array, check_choice
+from annfast.activations import per_sample_loss
 
 __all__ = ["MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "Loss", "get"]
@@ -59,9 +60,9 @@ class Loss:
         return Y
 
     def per_sample(self, Y, out):
-        """Per-sample losses (float64, shape (n,)) of outputs ``out`` for targets ``Y``,
-        with the kernel's formula and clipping."""
-        raise NotImplementedError
+        """Per-sample losses (float64, shape (n,)) of outputs ``out`` for targets ``Y``:
+        the kernel's loss (the registry's formula and clipping) times ``scale``."""
+        return per_sample_loss(self.kernel_loss, out, Y) * self.scale(out.shape[1])
 
     def __call__(self, y_true, y_pred):
         """Mean loss over the samples, for arrays of shape (n, k)."""
@@ -89,11 +90,6 @@ def _as_2d(y, argument):
     return arr
 
 
-def _clipped(out):
-    eps = np.finfo(out.dtype).eps
-    return np.clip(out.astype(np.float64), eps, 1 - eps)
-
-
 class MeanSquaredError(Loss):
     """``mean((y - a)^2)`` over the outputs; 'mse', 'mean_squared_error'."""
 
@@ -103,8 +99,6 @@ class MeanSquaredError(Loss):
     def scale(self, k):
         return 2.0 / k
 
-    def per_sample(self, Y, out):
-        return np.mean((out.astype(np.float64) - Y) ** 2, axis=1)
 
 
 class BinaryCrossentropy(Loss):
@@ -116,9 +110,6 @@ class BinaryCrossentropy(Loss):
     def scale(self, k):
         return 1.0 / k
 
-    def per_sample(self, Y, out):
-        p = _clipped(out)
-        return -np.mean(Y * np.log(p) + (1 - Y) * np.log(1 - p), axis=1)
 
 
 class CategoricalCrossentropy(Loss):
@@ -127,9 +118,6 @@ class CategoricalCrossentropy(Loss):
     kernel_loss = "ce"
     name = "categorical_crossentropy"
 
-    def per_sample(self, Y, out):
-        p = _clipped(out)
-        return -np.sum(np.where(Y != 0, Y * np.log(p), 0.0), axis=1)
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
@@ -173,11 +161,10 @@ def get(identifier):
     """Return a Loss for a Keras loss name or a Loss instance."""
     if isinstance(identifier, Loss):
         return identifier
-    if isinstance(identifier, str) and identifier in LOSSES:
-        return LOSSES[identifier]()
-    raise ValueError(f"loss={identifier!r} is not supported; expected one of "
-                     f"{', '.join(repr(k) for k in LOSSES)} or a Loss instance from "
-                     "annfast.keras.losses")
+    if not isinstance(identifier, str):
+        raise TypeError(f"loss must be a loss name or a Loss instance from "
+                        f"annfast.keras.losses, got {identifier!r:.80}")
+    return LOSSES[check_choice(identifier, "loss", tuple(LOSSES))]()
 
 
 def serialize(loss):

@@ -12,6 +12,8 @@ Every function takes ``y_true`` as given by the user (float array, 1-D or
 
 import numpy as np
 
+from annfast._validation import check_choice
+
 __all__ = ["binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "mean_squared_error", "mean_absolute_error", "get"]
 
@@ -69,10 +71,8 @@ def check_names(metrics):
         raise TypeError(f"metrics must be a list of metric names, e.g. ['acc'], got "
                         f"{metrics!r}")
     names = []
-    for m in metrics:
-        if not isinstance(m, str) or m not in METRICS:
-            raise ValueError(f"metric {m!r} is not supported; expected names among: "
-                             f"{', '.join(METRICS)}")
+    for i, m in enumerate(metrics):
+        check_choice(m, f"metrics[{i}]", METRICS)
         if m in names or m == "loss":
             raise ValueError(f"metric {m!r} is listed twice")
         names.append(m)

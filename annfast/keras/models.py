@@ -2,8 +2,8 @@
 
 A model is a chain of ``Dense`` layers.  Its weights live in one flat buffer
 (per layer W (units, n_in) row-major, then b (units,), see ``annfast._params``);
-``fit`` hands that buffer, the optimizer state and the data to
-``annfast._kernels.train`` once per epoch, which runs every batch in C with the
+``fit`` hands that buffer, the optimizer state and the data to annfast's
+training engine (``annfast._engine``), which runs every batch in C with the
 GIL released.  ``get_weights``/``set_weights`` speak Keras' layout
 (kernel (n_in, units), bias (units,)).
 
@@ -21,16 +21,15 @@ Differences from Keras, all documented where they arise:
 """
 
 import math
-import threading
 import warnings
 
 import numpy as np
 
-from annfast import _io, _kernels, _params
+from annfast import _engine, _io, _params
 from annfast._validation import (
     as_float_array,
+    check_bool,
     check_layers,
-    check_n_features,
     check_path,
     check_same_length,
     check_scalar,
@@ -89,7 +88,6 @@ class Sequential:
         self._dtype = None  # fixed by the first layer that names one, else float32 at build
         self._params = None  # the flat parameter buffer, once built
         self._rng = _naming.new_generator()
-        self._lock = threading.Lock()
         self.optimizer = None
         self.loss = None
         self._loss = None
@@ -205,18 +203,18 @@ class Sequential:
         if not self._layers:
             raise ValueError(f"{what}: model {self.name!r} has no layers; add Dense layers first")
 
-    def _arch(self):
-        acts = [_kernels.ACTIVATION_CODES[layer._act] for layer in self._layers]
-        k = self._layers[-1].units
+    def _network(self, sizes=None):
+        """The engine's view of this model (``sizes`` before the model is built)."""
+        sizes = self._sizes if sizes is None else sizes
         loss = self._loss if self._loss is not None else losses_module.MeanSquaredError()
-        return _kernels.Arch(self._sizes, acts, _kernels.LOSS_CODES[loss.kernel_loss],
-                             LEAKY_SLOPE, loss.scale(k))
+        return _engine.Network(sizes, [layer._act for layer in self._layers], loss.kernel_loss,
+                               self.dtype, LEAKY_SLOPE, loss.scale(sizes[-1]))
 
-    def _frozen_bias_index(self):
+    def _frozen_bias_index(self, sizes):
         """Indices in the flat buffer of the biases of use_bias=False layers, or None."""
         index = [np.arange(b0, b1)
                  for layer, (_, b0, b1, _, _) in zip(self._layers, _params.layer_offsets(
-                     self._sizes)) if not layer.use_bias]
+                     sizes)) if not layer.use_bias]
         return np.concatenate(index) if index else None
 
     def count_params(self):
@@ -301,10 +299,7 @@ class Sequential:
     # -- data --------------------------------------------------------------------------
 
     def _as_inputs(self, x, argument):
-        X = as_float_array(x, argument, self.dtype)
-        if self._input_dim is not None:
-            check_n_features(X, self._input_dim, argument)
-        return X
+        return _engine.as_inputs(x, self.dtype, argument, self._input_dim)
 
     def _as_targets(self, y, n, argument):
         """Return (Y for the kernel (n, k), y as given for the metrics (float64, 1-D or 2-D))."""
@@ -317,9 +312,7 @@ class Sequential:
         return Y, raw
 
     def _forward(self, X):
-        out = np.empty((len(X), self._layers[-1].units), dtype=self.dtype)
-        _kernels.forward(self._arch(), self._params, X, out)
-        return out
+        return _engine.predict(self._network(), self._params, X)
 
     def _logs(self, out, Y, y_raw, metric_fns, prefix="", loss=None):
         """Loss (computed from ``out`` unless given) and metrics, keyed as Keras reports."""
@@ -376,18 +369,15 @@ class Sequential:
         batch_size = _check_batch_size(batch_size)
         epochs = check_scalar(epochs, "epochs", low=0, integer=True)
         initial_epoch = check_scalar(initial_epoch, "initial_epoch", low=0, integer=True)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        shuffle = check_bool(shuffle, "shuffle")
         validation_split = check_scalar(validation_split, "validation_split", low=0, high=1,
                                         high_inclusive=False)
-        opt_args = self.optimizer._kernel_args()
         X = self._as_inputs(x, "x")
         Y, y_raw = self._as_targets(y, len(X), "y")
         val = None
         if validation_data is not None:
             xv, yv = _unpack_validation(validation_data)
-            Xv = self._as_inputs(xv, "validation_data[0]")
-            check_n_features(Xv, X.shape[1], "validation_data[0]")
+            Xv = _engine.as_inputs(xv, self.dtype, "validation_data[0]", X.shape[1])
             val = (Xv, *self._as_targets(yv, len(Xv), "validation_data[1]"))
         elif validation_split > 0:
             n_all = len(X)
@@ -396,97 +386,73 @@ class Sequential:
                 raise ValueError(f"x has {n_all} samples, which is not enough to split them "
                                  f"into training and validation sets with validation_split="
                                  f"{validation_split}; give more data or another fraction")
-            val = (X[split_at:], Y[split_at:], y_raw[split_at:])
-            X, Y, y_raw = X[:split_at], Y[:split_at], y_raw[:split_at]
-        n_params = _params.n_params([X.shape[1]] + [layer.units for layer in self._layers])
+            val = (X.take(slice(split_at, None)), Y[split_at:], y_raw[split_at:])
+            X, Y, y_raw = X.take(slice(None, split_at)), Y[:split_at], y_raw[:split_at]
+        sizes = [X.shape[1]] + [layer.units for layer in self._layers]
+        n_params = _params.n_params(sizes)
         state = self.optimizer._ensure_state(n_params, self.dtype)
         train_metrics = self._metric_fns(y_raw)
         val_metrics = self._metric_fns(val[2]) if val is not None else {}
+        network = self._network(sizes)
+        update = _engine.Update(batch_size=batch_size, zero_biases=self._frozen_bias_index(sizes),
+                                **self.optimizer._kernel_args())
+        data = _engine.prepare(network, X, update)  # proves x finite
+        n = len(X)
+        steps = -(-n // batch_size)
+        adam = update.optimizer == "adam"
 
-        if not self._lock.acquire(blocking=False):
-            raise RuntimeError(f"model {self.name!r} is already being trained in another thread")
-        try:
+        with _engine.training(self, f"model {self.name!r}"):
             if not self.built:
                 self._input_dim = X.shape[1]
                 self._build()
-            self.optimizer._state = state
-            n = len(X)
-            steps = -(-n // batch_size)
             history = History()
             history.set_model(self)
             history.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
             history.on_train_begin()
             self.history = history
-            arch = self._arch()
-            for epoch in range(initial_epoch, epochs):
+            progress = [None]
+
+            def order(epoch):  # called as each epoch begins
                 _progress.epoch_header(epoch, epochs, verbose)
-                progress = _progress.Progress(steps, verbose)
-                order = self._rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
-                # Train copies, publish them only after a complete epoch.
-                work, work_state = self._params.copy(), self.optimizer._state.copy()
-                status, loss_sum, done = self._train_epoch(
-                    arch, work, work_state, X, Y, order, batch_size, opt_args, progress)
-                if status != _kernels.OK:
-                    progress.abort()
-                    warnings.warn(
-                        f"the loss became NaN or infinite at epoch {epoch + 1}, sample "
-                        f"{done + 1} of {n}; training stopped and the weights are those of the "
-                        "end of the previous epoch. Try a smaller learning_rate or scale the "
-                        "inputs.", RuntimeWarning, stacklevel=2)
-                    break
-                self._params, self.optimizer._state = work, work_state
+                progress[0] = _progress.Progress(steps, verbose)
+                return self._rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
+
+            def on_chunk(epoch, done, loss_sum):
+                progress[0].update(-(-done // batch_size), {"loss": loss_sum / done})
+
+            def on_epoch(epoch, result, params, opt):
+                # Publish the completed epoch: weights, optimizer state, step count.
+                self._params, self.optimizer._state = params, opt.state
                 self.optimizer.iterations += steps
                 # The loss is the kernel's running mean over the epoch, as Keras reports
                 # it; the metrics use the end-of-epoch weights (see the module notes).
-                logs = {"loss": loss_sum / n}
+                logs = {"loss": result.mean_loss}
                 if train_metrics:
-                    logs = self._logs(self._forward(X), Y, y_raw, train_metrics, loss=loss_sum / n)
+                    logs = self._logs(_engine.predict(network, params, X), Y, y_raw,
+                                      train_metrics, loss=result.mean_loss)
                 if val is not None:
-                    logs.update(self._logs(self._forward(val[0]), val[1], val[2], val_metrics,
-                                           prefix="val_"))
-                progress.finish(logs)
+                    logs.update(self._logs(_engine.predict(network, params, val[0]), val[1],
+                                           val[2], val_metrics, prefix="val_"))
+                progress[0].finish(logs)
                 history.on_epoch_end(epoch, logs)
-        finally:
-            self._lock.release()
+                return False
+
+            opt = _engine.OptimizerState(state, self.optimizer.iterations if adam else 0)
+            # A live bar on a terminal is redrawn between kernel calls; otherwise the
+            # epoch runs without a Python call between its kernel calls.
+            live = verbose == 1 and _progress.Progress(steps, verbose).dynamic
+            result = _engine.fit(network, self._params, data, Y, epochs=epochs - initial_epoch,
+                                 first_epoch=initial_epoch, update=update, opt=opt, order=order,
+                                 on_epoch=on_epoch, on_chunk=on_chunk if live else None)
+        if result.status is _engine.Status.INTERRUPTED:
+            progress[0].abort()
+            raise KeyboardInterrupt
+        if result.status is _engine.Status.DIVERGED:
+            progress[0].abort()
+            warnings.warn(f"training diverged: {result.describe()}; training stopped and the "
+                          "weights are those of the end of the previous epoch. Try a smaller "
+                          "learning_rate or scale the inputs.", RuntimeWarning, stacklevel=2)
         return history
-
-    def _train_epoch(self, arch, params, state, X, Y, order, batch_size, opt_args, progress):
-        """One epoch over X[order] in place on params/state; return (status, loss_sum, done).
-
-        Usually one kernel call.  A live progress bar splits the epoch into a few
-        calls on whole batches (same arithmetic).  Layers with use_bias=False
-        need one call per batch: their biases are put back to exactly zero after
-        every step, which is exact for every optimizer because a bias, and its
-        own optimizer state, only ever feeds back into itself, and a bias that is
-        zero at the start of a batch leaves the batch's other gradients those of a
-        bias-free layer."""
-        n, n_params = len(order), len(params)
-        steps = -(-n // batch_size)
-        frozen = self._frozen_bias_index()
-        if frozen is not None:
-            batches_per_call = 1
-        elif progress.verbose == 1 and progress.dynamic:
-            batches_per_call = max(1, -(-steps // PROGRESS_UPDATES))
-        else:
-            batches_per_call = steps
-        chunk = batches_per_call * batch_size
-        adam = opt_args["optimizer"] == "adam"
-        t = self.optimizer.iterations if adam else 0
-        total, pos = 0.0, 0
-        while pos < n:
-            stop = min(pos + chunk, n)
-            status, part, done, t = _kernels.train(arch, params, state, X, Y, order[pos:stop],
-                                                   batch_size, t=t, **opt_args)
-            total += part
-            if status != _kernels.OK:
-                return status, total, pos + done
-            if frozen is not None:
-                params[frozen] = 0
-                state[frozen] = 0
-                state[frozen + n_params] = 0
-            pos = stop
-            progress.update(-(-pos // batch_size), {"loss": total / pos})
-        return _kernels.OK, total, n
 
     # -- inference ---------------------------------------------------------------------
 
@@ -629,15 +595,6 @@ class Sequential:
             # One checksummed buffer: the weights, then the optimizer state.
             buffer = np.concatenate([self._params, self.optimizer._state])
         _io.save_model(filepath, FILE_KIND, self._config(), buffer)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_lock"]  # locks cannot be pickled; a copy gets its own
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"

@@ -18,7 +18,7 @@ calls, and is bound to the first model it trains.
 
 import numpy as np
 
-from annfast._validation import check_scalar
+from annfast._validation import check_choice, check_scalar
 
 __all__ = ["SGD", "RMSprop", "Adam", "Optimizer", "get"]
 
@@ -178,11 +178,10 @@ def get(identifier):
     """Return an optimizer for a name ('sgd', 'rmsprop', 'adam') or an instance."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
-        return OPTIMIZERS[identifier.lower()]()
-    raise ValueError(f"optimizer={identifier!r} is not supported; expected one of "
-                     f"{sorted(OPTIMIZERS)} or an SGD, RMSprop or Adam instance from "
-                     "annfast.keras.optimizers")
+    if not isinstance(identifier, str):
+        raise TypeError(f"optimizer must be an optimizer name or an instance from "
+                        f"annfast.keras.optimizers, got {identifier!r:.80}")
+    return OPTIMIZERS[check_choice(identifier.lower(), "optimizer", tuple(OPTIMIZERS))]()
 
 
 def from_config(class_name, config):
