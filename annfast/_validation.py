@@ -79,6 +79,17 @@ def check_choice(value, argument, choices):
     return value
 
 
+def check_named(identifier, argument, table, base, where):
+    """An instance of ``base`` as given, or a new one for a name in ``table``
+    (name -> class): how Keras-style ``compile`` takes its losses and optimizers."""
+    if isinstance(identifier, base):
+        return identifier
+    if not isinstance(identifier, str):
+        raise TypeError(f"{argument} must be a name or an instance from {where}, got "
+                        f"{identifier!r:.80}")
+    return table[check_choice(identifier, argument, tuple(table))]()
+
+
 def check_random_state(seed, argument="seed"):
     """Return a numpy Generator from None, a non-negative int or a Generator."""
     if isinstance(seed, np.random.Generator):

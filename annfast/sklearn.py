@@ -346,10 +346,14 @@ class _BaseMLP(BaseEstimator):
         """Validation score (R^2 or accuracy) of the outputs ``out`` for targets Y_val."""
         raise NotImplementedError
 
+    def _check_loss(self):
+        """Check the ``loss`` parameter, for the estimators that have one."""
+
     # -- fitting ---------------------------------------------------------------------
 
     def _fit(self, X, y, *, incremental, classes=None):
         cfg = _validated_settings(self)
+        self._check_loss()
         if incremental and cfg.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit, "
                              "or set early_stopping=False")
@@ -709,7 +713,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
-        check_choice(self.loss, "loss", ("squared_error",))
         return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y):
@@ -724,7 +727,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
-        check_choice(self.loss, "loss", ("squared_error",))
         return self._fit(X, y, incremental=True)
 
     def predict(self, X):
@@ -740,6 +742,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
+
+    def _check_loss(self):
+        check_choice(self.loss, "loss", ("squared_error",))
 
     def _encode_targets(self, y, dtype, *, first_pass, incremental, classes):
         Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)

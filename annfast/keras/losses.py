@@ -23,7 +23,7 @@ only changes the reported loss of saturated outputs; the matched pairs
 
 import numpy as np
 
-from annfast._validation import as_float_array, check_choice
+from annfast._validation import as_float_array, check_named
 from annfast.activations import per_sample_loss
 
 __all__ = ["MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
@@ -159,12 +159,7 @@ LOSSES = {
 
 def get(identifier):
     """Return a Loss for a Keras loss name or a Loss instance."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if not isinstance(identifier, str):
-        raise TypeError(f"loss must be a loss name or a Loss instance from "
-                        f"annfast.keras.losses, got {identifier!r:.80}")
-    return LOSSES[check_choice(identifier, "loss", tuple(LOSSES))]()
+    return check_named(identifier, "loss", LOSSES, Loss, "annfast.keras.losses")
 
 
 def serialize(loss):

@@ -18,7 +18,7 @@ calls, and is bound to the first model it trains.
 
 import numpy as np
 
-from annfast._validation import check_choice, check_scalar
+from annfast._validation import check_named, check_scalar
 
 __all__ = ["SGD", "RMSprop", "Adam", "Optimizer", "get"]
 
@@ -176,12 +176,10 @@ OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
 
 def get(identifier):
     """Return an optimizer for a name ('sgd', 'rmsprop', 'adam') or an instance."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if not isinstance(identifier, str):
-        raise TypeError(f"optimizer must be an optimizer name or an instance from "
-                        f"annfast.keras.optimizers, got {identifier!r:.80}")
-    return OPTIMIZERS[check_choice(identifier.lower(), "optimizer", tuple(OPTIMIZERS))]()
+    if isinstance(identifier, str):
+        identifier = identifier.lower()  # Keras takes 'Adam' as well as 'adam'
+    return check_named(identifier, "optimizer", OPTIMIZERS, Optimizer,
+                       "annfast.keras.optimizers")
 
 
 def from_config(class_name, config):
