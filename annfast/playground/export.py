@@ -67,8 +67,8 @@ def script(cfg, epochs):
                       f"playground's L1 rate {cfg['reg_rate']}."]
         reg = cfg["reg_rate"] if cfg["regularization"] == "L2" else 0.0
         if cfg["batch_size"] > 1:
-            lines += [f"# The playground took batches of {cfg['batch_size']}; NeuralNet "
-                      "steps one sample at a time on the same objective."]
+            lines += [f"# The playground took batches of {cfg['batch_size']}; NeuralNet steps",
+                      "# one sample at a time, on the same objective."]
         lines += [
             f"net = NeuralNet({[n_in] + hidden + [1]!r}, learning_rate={cfg['learning_rate']!r}, "
             f"reg_lambda={reg!r},",
@@ -95,7 +95,7 @@ def script(cfg, epochs):
                 _keras_activation(act)
             dim = f", input_dim={n_in}" if i == 0 else ""
             lines.append(f"model.add(keras.layers.Dense(units={u}{dim}, "
-                         f"activation={activation!r}))")
+                         f"activation={activation!r}, dtype='float64'))")
         lr = cfg["learning_rate"]
         if regression:
             # Keras' mean squared error is (a - y)^2, twice the playground's
@@ -140,7 +140,7 @@ def model_bytes(state):
             last = i == len(sizes) - 2
             activation = ("linear" if regression else "sigmoid") if last else \
                 _keras_activation(cfg["activation"])
-            model.add(keras.layers.Dense(units=u, activation=activation))
+            model.add(keras.layers.Dense(units=u, activation=activation, dtype="float64"))
         lr = cfg["learning_rate"] / 2 if regression else cfg["learning_rate"]
         model.compile(loss="mse" if regression else "binary_crossentropy",
                       optimizer=keras.optimizers.SGD(learning_rate=lr))
