@@ -364,6 +364,10 @@ function draw() {
   document.body.dataset.frames = state.frames;
   document.body.dataset.epoch = snap.epoch;
   document.body.dataset.playing = snap.playing;
+  document.body.dataset.testLoss = snap.test_loss;
+  document.body.dataset.activation = cfg.activation;
+  document.body.dataset.dataset = cfg.dataset;
+  document.body.dataset.stopAt = cfg.stop_at;
 }
 
 async function onSnapshot(event) {
