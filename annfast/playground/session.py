@@ -21,9 +21,11 @@ from annfast.playground import config as config_module
 from annfast.playground import datasets
 from annfast.playground.trainer import Network
 
-#: Boundary heat map resolution (cells per side) and that of each neuron's map.
-GRID = 64
-NEURON_GRID = 20
+#: Boundary heat map resolution (cells per side) and that of each neuron's map
+#: (the boundary grid averaged over POOL x POOL blocks).
+GRID = 48
+POOL = 3
+NEURON_GRID = GRID // POOL
 #: Loss-curve points kept; beyond it every other point is dropped.
 MAX_HISTORY = 400
 
@@ -32,6 +34,19 @@ def _encode(values):
     """Display values in [-1, 1] (clipped) as base64 of one byte each."""
     q = np.rint((np.clip(values, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
     return base64.b64encode(q.tobytes()).decode("ascii")
+
+
+def _encode_columns(values):
+    """_encode of each column of a 2-D array (quantised in one pass)."""
+    q = np.rint((np.clip(values, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+    return [base64.b64encode(col.tobytes()).decode("ascii") for col in np.ascontiguousarray(q.T)]
+
+
+def _pool(values):
+    """(GRID**2, k) values on the grid -> (NEURON_GRID**2, k) block means."""
+    k = values.shape[1]
+    blocks = values.reshape(NEURON_GRID, POOL, NEURON_GRID, POOL, k)
+    return blocks.mean(axis=(1, 3)).reshape(NEURON_GRID * NEURON_GRID, k)
 
 
 def _finite(x):
@@ -162,10 +177,9 @@ class Session:
                            cfg["seed"])
         self.rng = np.random.default_rng(cfg["seed"])
         self.grid = datasets.features(datasets.grid(GRID), cfg["features"])
-        self.small_grid = datasets.features(datasets.grid(NEURON_GRID), cfg["features"])
-        span = np.abs(self.small_grid).max(axis=0)
-        self.input_maps = [_encode(col / s if s > 0 else col)
-                           for col, s in zip(self.small_grid.T, span)]
+        inputs = _pool(self.grid)
+        span = np.abs(inputs).max(axis=0)
+        self.input_maps = _encode_columns(inputs / np.where(span > 0, span, 1.0))
         self.epoch = 0
         self.playing = False
         self.error = None
@@ -204,11 +218,15 @@ class Session:
             self.epochs_per_second = (self.epoch - e0) / (now - t0)
             self._rate_mark = (now, self.epoch)
         # Display values in [-1, 1]: a probability p shows as 2p - 1 (0.5 is white).
-        out = net.predict(self.grid)
-        boundary = out if net.regression else 2 * out - 1
-        layers = net.layer_outputs(self.small_grid)
+        layers = net.layer_outputs(self.grid)
         if not net.regression:
             layers[-1] = 2 * layers[-1] - 1
+        boundary = layers[-1][:, 0]
+        maps = _encode_columns(_pool(np.concatenate(layers, axis=1)))
+        nodes, start = [self.input_maps], 0
+        for a in layers:
+            nodes.append(maps[start:start + a.shape[1]])
+            start += a.shape[1]
         weights, biases = net.weights()
         return {
             "epoch": self.epoch,
@@ -223,7 +241,7 @@ class Session:
             "grid": GRID,
             "boundary": _encode(boundary),
             "neuron_grid": NEURON_GRID,
-            "nodes": [self.input_maps] + [[_encode(col) for col in a.T] for a in layers],
+            "nodes": nodes,
             "weights": [np.round(W, 5).tolist() for W in weights],
             "biases": [np.round(b, 5).tolist() for b in biases],
             "time": time.time(),
