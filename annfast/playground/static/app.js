@@ -74,6 +74,7 @@ function showError(err) {
 }
 
 async function configure(changes) {
+  $("preset").value = "";  // the settings no longer are the preset's
   const reply = await action("configure", changes);
   if (reply) setControls(reply.config);
 }
@@ -313,7 +314,7 @@ function drawLosses(history) {
   if (history.length < 2) return;
   let top = 0;
   for (const h of history) top = Math.max(top, h[1] || 0, h[2] || 0);
-  top = top || 1;
+  top = 1.1 * top || 1;  // headroom: a flat curve stays visible
   const last = history[history.length - 1][0] || 1;
   const line = (k, colour) => {
     ctx.strokeStyle = colour; ctx.lineWidth = 1.5; ctx.beginPath();
