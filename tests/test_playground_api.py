@@ -408,6 +408,14 @@ def test_unknown_sessions_and_paths_get_404_and_the_server_keeps_serving(server)
     close(server, sid)
 
 
+def test_requests_for_another_host_name_are_refused(server):
+    # DNS rebinding: a page of evil.example whose name now points at 127.0.0.1.
+    status, reply = request(server, "GET", "/api/options", headers={"Host": "evil.example:80"})
+    assert status == 403 and "localhost" in reply["error"]
+    for host in ("localhost", "127.0.0.1:1234", "LOCALHOST:99"):
+        assert request(server, "GET", "/api/options", headers={"Host": host})[0] == 200
+
+
 # -- limits on sessions -----------------------------------------------------------------------
 
 

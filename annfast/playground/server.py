@@ -22,9 +22,11 @@ API (JSON in and out; any bad request gets 400 and ``{"error": message}``):
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import webbrowser
@@ -79,6 +81,8 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     def __init__(self, address, max_sessions=8, idle_timeout=300.0, interval=0.05,
                  quiet=True):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
@@ -90,6 +94,15 @@ class PlaygroundServer(ThreadingHTTPServer):
         self._reaper = threading.Thread(target=self._reap_loop, name="playground-reaper",
                                         daemon=True)
         self._reaper.start()
+
+    def host_allowed(self, host_header):
+        """On loopback, only requests naming this machine: a web page elsewhere
+        cannot reach the server by pointing its own DNS name at 127.0.0.1."""
+        if not ipaddress.ip_address(self.server_address[0]).is_loopback:
+            return True
+        host = host_header.strip().lower()
+        name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+        return name in ("localhost", "127.0.0.1", "::1")
 
     @property
     def url(self):
@@ -172,6 +185,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         path = self.path.split("?", 1)[0]
+        if not self.server.host_allowed(self.headers.get("Host", "")):
+            self.close_connection = True
+            return self._error(HTTPStatus.FORBIDDEN, "this server only answers requests "
+                               "addressed to localhost")
         try:
             if method == "POST":
                 body = self._read_json()
