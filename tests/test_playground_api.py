@@ -105,6 +105,23 @@ def test_features_follow_their_names():
     assert np.array_equal(X, expected)
 
 
+@pytest.mark.parametrize("regression", [False, True])
+def test_trainer_is_neuralnet_with_its_l2_convention(regression):
+    # Batch 1 with L2 rate lam is NeuralNet(reg_lambda=lam): same bits, epoch by epoch.
+    pts, y = datasets.generate("reg-gaussian" if regression else "xor", 250, 10, seed=2)
+    X = datasets.features(pts, ["x1", "x2", "x1*x2"])
+    net = trainer.Network([3, 5, 4, 1], "tanh", regression, seed=9)
+    ref = NeuralNet([3, 5, 4, 1], 0.05, 0.3, activation="tanh", init=trainer.INIT, seed=9,
+                    output="identity" if regression else "sigmoid")
+    assert np.array_equal(net.params, ref._params)
+    for _ in range(3):
+        loss = net.train_epoch(X, y.reshape(-1, 1), np.arange(len(y)), 1, 0.05, "L2", 0.3)
+        ref.fit(X, y, epochs=1, shuffle=False)
+        assert np.array_equal(net.params, ref._params)
+        assert loss == pytest.approx(ref.history_["loss"][0], rel=1e-12)
+    np.testing.assert_allclose(net.predict(X), ref.predict_proba(X)[:, 0], rtol=1e-12, atol=0)
+
+
 # -- page and options ----------------------------------------------------------------
 
 

@@ -74,6 +74,28 @@ def measure(seconds, batch_size, points, train_percent, activation="tanh", hidde
         server.server_close()
 
 
+def kernel_only(seconds, batch_size, points, train_percent, activation="tanh",
+                hidden=(8,) * 6):
+    """Epochs per second of the same training with no server and no page: the
+    ceiling the playground can reach on this machine."""
+    import numpy as np
+
+    from annfast.playground import datasets
+    from annfast.playground.trainer import Network
+
+    pts, y = datasets.generate("circle", points, 0, 1)
+    n = datasets.split(points, train_percent)
+    X = datasets.features(pts, ["x1", "x2"])[:n]
+    Y = np.ascontiguousarray(y[:n].reshape(-1, 1))
+    net = Network([2, *hidden, 1], activation, False, 1)
+    rng = np.random.default_rng(1)
+    epochs, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        net.train_epoch(X, Y, rng.permutation(n), batch_size, 0.03, "none", 0.0)
+        epochs += 1
+    return epochs / (time.perf_counter() - t0)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m annfast.playground.measure",
                                      description=__doc__.split("\n\n")[0])
@@ -82,11 +104,14 @@ def main(argv=None):
     parser.add_argument("--points", type=int, default=1000)
     parser.add_argument("--train-percent", type=int, default=50)
     args = parser.parse_args(argv)
+    ceiling = kernel_only(min(args.seconds, 5.0), args.batch_size, args.points,
+                          args.train_percent)
     r = measure(args.seconds, args.batch_size, args.points, args.train_percent)
     print(f"6 x 8 tanh, {r['n_train']} training points, batch {r['batch_size']}, "
           f"{os.cpu_count()} CPUs: {r['epochs_per_second']:.0f} epochs/s while the page drew "
           f"{r['snapshots_drawn_per_second']:.1f} snapshots/s "
-          f"(after {r['epochs']} epochs, test loss {r['test_loss']:.4f})")
+          f"(after {r['epochs']} epochs, test loss {r['test_loss']:.4f}); the same "
+          f"training alone: {ceiling:.0f} epochs/s; load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

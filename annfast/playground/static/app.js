@@ -151,6 +151,7 @@ function buildControls(opts) {
     if (h.length) configure({hidden: h.slice(0, -1)});
   });
   $("show-test").addEventListener("change", () => draw());
+  $("links").addEventListener("mouseover", showWeight);
 }
 
 function setSelect(select, value) {
@@ -260,6 +261,7 @@ function buildNetwork(cfg) {
         const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
         path.setAttribute("d", `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`);
         path.setAttribute("fill", "none");
+        path.setAttribute("stroke-opacity", "0.8");
         svg.appendChild(path);
         row.push(path);
       });
@@ -272,16 +274,27 @@ function buildNetwork(cfg) {
 }
 
 function drawWeights(weights) {
+  // Only touch the paths whose look changed: weights move slowly, and every
+  // attribute set costs the page a style pass.
   weights.forEach((W, l) => W.forEach((row, j) => row.forEach((w, i) => {
     const path = state.links[l] && state.links[l][j] && state.links[l][j][i];
     if (!path) return;
-    path.setAttribute("stroke", w >= 0 ? "rgb(8,119,189)" : "rgb(245,147,34)");
-    path.setAttribute("stroke-width", Math.min(8, 0.4 + 2 * Math.abs(w)).toFixed(2));
-    path.setAttribute("stroke-opacity", "0.8");
-    const title = path.firstChild || path.appendChild(
-      document.createElementNS("http://www.w3.org/2000/svg", "title"));
-    title.textContent = `weight ${w.toFixed(3)}`;
+    const width = Math.min(8, 0.4 + 2 * Math.abs(w)).toFixed(1), positive = w >= 0;
+    path.weight = w;
+    if (path.shownWidth === width && path.shownSign === positive) return;
+    path.shownWidth = width; path.shownSign = positive;
+    path.setAttribute("stroke", positive ? "rgb(8,119,189)" : "rgb(245,147,34)");
+    path.setAttribute("stroke-width", width);
   })));
+}
+
+// A weight's value as the tooltip of its line, made when the pointer gets there.
+function showWeight(event) {
+  const path = event.target;
+  if (path.tagName !== "path" || path.weight === undefined) return;
+  const title = path.firstChild || path.appendChild(
+    document.createElementNS("http://www.w3.org/2000/svg", "title"));
+  title.textContent = `weight ${path.weight.toFixed(3)}`;
 }
 
 // -- output views ----------------------------------------------------------------
