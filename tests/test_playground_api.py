@@ -7,6 +7,7 @@ import json
 import os
 import re
 import runpy
+import socket
 import subprocess
 import sys
 import time
@@ -393,6 +394,31 @@ def test_a_huge_body_is_refused_before_it_is_read(server):
     status, reply = request(server, "POST", "/api/sessions", raw=b"x", headers={
         "Content-Length": "ten"})
     assert status == 400 and "Content-Length" in reply["error"]
+
+
+def test_a_body_shorter_than_announced_gets_400(server):
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"POST /api/sessions HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}")
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 400") and b"ended after 2 of 100" in body
+
+
+def test_an_internal_error_gets_500_and_the_server_keeps_serving(server, monkeypatch, capsys):
+    def broken(state):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(export, "model_bytes", broken)
+    sid = new_session(server)
+    status, reply = request(server, "GET", f"/api/sessions/{sid}/export.model")
+    assert status == 500 and "disk on fire" in reply["error"]
+    assert call(server, sid, "step")["epoch"] == 1
+    close(server, sid)
 
 
 def test_bad_requests_to_a_session_leave_it_as_it_was(server):

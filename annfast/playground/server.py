@@ -150,10 +150,15 @@ class PlaygroundServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "annfast-playground"
+    # Socket timeout: a client that stops sending mid-request frees its thread.
+    timeout = 30
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         if not self.server.quiet:
             super().log_message(format, *args)
+
+    def log_error(self, format, *args):  # noqa: A002
+        super().log_message(format, *args)  # shown even when quiet
 
     # -- replies ------------------------------------------------------------------
 
@@ -210,6 +215,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, str(exc))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as exc:  # a bug: say so, keep serving
+            self.close_connection = True
+            self.log_error("internal error on %s %s: %r", method, path[:100], exc)
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {exc}")
 
     def _read_json(self):
         """The request body as JSON (None if empty); refuses big bodies unread."""
@@ -224,7 +233,12 @@ class Handler(BaseHTTPRequestHandler):
                              f"{MAX_BODY} bytes")
         if length == 0:
             return None
-        raw = self.rfile.read(length)
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raise BadRequest(f"the request body of {length} bytes did not arrive") from None
+        if len(raw) < length:
+            raise BadRequest(f"the request body ended after {len(raw)} of {length} bytes")
         try:
             return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
