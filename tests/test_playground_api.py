@@ -249,6 +249,7 @@ def test_configure_keeps_or_rebuilds_the_network(server):
     snap = snapshot(server, sid)
     assert reply["rebuilt"] and snap["epoch"] == 0 and len(snap["weights"]) == 4
     assert snap["config"]["learning_rate"] == 0.1  # earlier changes are kept
+    assert request(server, "GET", f"/api/sessions/{sid}/config") == (200, snap["config"])
     close(server, sid)
 
 

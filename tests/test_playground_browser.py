@@ -185,3 +185,12 @@ def test_page_controls_work_without_console_errors(driver, server):
     wait_for(driver, f"{body('epoch')} === '0'", "the reset")
     assert not driver.find_element("id", "error").is_displayed()
     assert console_errors(driver) == []
+
+
+def test_the_page_says_when_its_session_has_ended(driver, server):
+    open_page(driver, server)
+    session = driver.execute_script(f"return {body('session')};")
+    server.end_session(session)
+    wait_for(driver, "!document.getElementById('error').hidden", "the page to notice")
+    assert "reload the page" in text(driver, "error")
+    driver.get_log("browser")  # the stream's failed reconnection is logged: expected here

@@ -12,6 +12,7 @@ API (JSON in and out; any bad request gets 400 and ``{"error": message}``):
     GET  /api/sessions/ID/snapshot         the current snapshot
     GET  /api/sessions/ID/events           snapshots as Server-Sent Events
     GET  /api/sessions/ID/data             the points: train and test
+    GET  /api/sessions/ID/config           the settings
     POST /api/sessions/ID/play|pause|step  -
     POST /api/sessions/ID/reset            body (optional): settings for the new network
     POST /api/sessions/ID/configure        body: changed settings
@@ -281,6 +282,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(session.call("snapshot").encode("utf-8"))
             if action == "data":
                 return self._json(session.call("data"))
+            if action == "config":
+                return self._json(session.call("config"))
             if action == "export.py":
                 state = session.call("export")
                 return self._send(HTTPStatus.OK,

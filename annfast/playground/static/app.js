@@ -405,6 +405,14 @@ async function start() {
   $("export-model").href = `/api/sessions/${state.session}/export.model`;
   const events = new EventSource(`/api/sessions/${state.session}/events`);
   events.onmessage = (e) => { onSnapshot(e).catch(showError); };
+  // The browser reconnects by itself; stop once the session is gone for good.
+  events.onerror = () => {
+    api(`/api/sessions/${state.session}/config`).catch(() => {
+      events.close();
+      showError("This page's session has ended (the server stopped, or the page was " +
+                "idle too long): reload the page.");
+    });
+  };
   window.addEventListener("pagehide", () => {
     events.close();
     navigator.sendBeacon(`/api/sessions/${state.session}/close`);
