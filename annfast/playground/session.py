@@ -210,11 +210,13 @@ class Session:
         if not self.history or self.history[-1][0] != self.epoch:
             self.history.append([self.epoch, _finite(train_loss), _finite(test_loss)])
             if len(self.history) > MAX_HISTORY:
-                self.history = self.history[::2] + ([self.history[-1]] if len(self.history) % 2
-                                                    == 0 else [])
+                # Every other point, counted back from the newest (always kept).
+                self.history = self.history[::-2][::-1]
         now = time.monotonic()
         t0, e0 = self._rate_mark
-        if now - t0 >= 0.5:
+        if not self.playing:
+            self.epochs_per_second, self._rate_mark = 0.0, (now, self.epoch)
+        elif now - t0 >= 0.5:
             self.epochs_per_second = (self.epoch - e0) / (now - t0)
             self._rate_mark = (now, self.epoch)
         # Display values in [-1, 1]: a probability p shows as 2p - 1 (0.5 is white).
