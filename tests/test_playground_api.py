@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from annfast import NeuralNet, keras
+from annfast import NeuralNet, _params, keras
 from annfast.playground import config, datasets, export, trainer
 from annfast.playground.server import MAX_BODY, STATIC, serve
 
@@ -297,6 +297,8 @@ def test_events_stream_snapshots(server):
     ({"batch_size": 4, "dataset": "reg-gaussian", "hidden": [3]}, "keras"),
     ({"regularization": "L2", "reg_rate": 0.01, "hidden": []}, "neuralnet"),
     ({"batch_size": 1, "dataset": "reg-plane"}, "neuralnet"),
+    ({"activation": "leaky_relu", "features": ["x1", "x2", "sin(x1)"]}, "keras"),
+    ({"activation": "leaky_relu", "batch_size": 1}, "neuralnet"),
 ])
 def test_export_script_and_model_file(server, settings, kind, tmp_path, monkeypatch, capsys):
     sid = new_session(server, **settings)
@@ -322,13 +324,23 @@ def test_export_script_and_model_file(server, settings, kind, tmp_path, monkeypa
         model = keras.models.load_model(str(path))
         got = model.get_weights()
         want = [a for W, b in zip(state["weights"], state["biases"]) for a in (W.T, b)]
+        def predict(X):
+            return model.predict(X, verbose=0)
     else:
-        net = NeuralNet.load(str(path))
-        got = net.weights + [b[:, 0] for b in net.biases]
+        model = NeuralNet.load(str(path))
+        got = model.weights + [b[:, 0] for b in model.biases]
         want = state["weights"] + state["biases"]
+        predict = model.predict_proba
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
+    # The saved model computes the playground's function (activations, leaky slope).
+    cfg = state["config"]
+    net = trainer.Network(state["sizes"], cfg["activation"],
+                          datasets.is_regression(cfg["dataset"]), 0)
+    net.params = _params.pack(state["weights"], state["biases"], state["sizes"], np.float64)
+    X = datasets.features(datasets.grid(9), cfg["features"])
+    np.testing.assert_allclose(np.ravel(predict(X)), net.predict(X), rtol=1e-9, atol=1e-12)
     close(server, sid)
 
 

@@ -18,7 +18,7 @@ import os
 import tempfile
 
 from annfast.playground import datasets
-from annfast.playground.trainer import INIT
+from annfast.playground.trainer import INIT, LEAKY_SLOPE
 
 
 def frontend(cfg):
@@ -43,6 +43,10 @@ def _data_lines(cfg):
         "X_train, y_train = X[:n_train], y[:n_train]",
         "X_test, y_test = X[n_train:], y[n_train:]",
     ]
+
+
+def _slope(activation):
+    return f", leaky_slope={LEAKY_SLOPE}" if activation == "leaky_relu" else ""
 
 
 def _keras_activation(name):
@@ -74,7 +78,7 @@ def script(cfg, epochs):
             f"reg_lambda={reg!r},",
             f"                activation={act!r}, "
             f"output={'identity' if regression else 'sigmoid'!r}, init={INIT!r}, "
-            f"seed={cfg['seed']})",
+            f"seed={cfg['seed']}{_slope(act)})",
             f"net.fit(X_train, y_train, epochs={epochs})",
         ]
         if regression:
@@ -127,7 +131,8 @@ def model_bytes(state):
         net = NeuralNet(sizes, cfg["learning_rate"],
                         cfg["reg_rate"] if cfg["regularization"] == "L2" else 0.0,
                         activation=cfg["activation"],
-                        output="identity" if regression else "sigmoid", init=INIT, seed=0)
+                        output="identity" if regression else "sigmoid", init=INIT, seed=0,
+                        leaky_slope=LEAKY_SLOPE)
         for k, (W, b) in enumerate(zip(weights, biases)):
             net.weights[k][...] = W
             net.biases[k][...] = b.reshape(-1, 1)

@@ -15,6 +15,9 @@ from annfast.activations import ACTIVATIONS, LOSSES
 #: Weight initialisation: Keras' default, so that an exported Keras script
 #: starts from the same distribution.
 INIT = "glorot_uniform"
+#: Slope of leaky_relu for negative inputs: Keras' (annfast.keras uses it too), so
+#: that an exported Keras network computes the same function.
+LEAKY_SLOPE = 0.2
 
 
 #: Kernel code -> the same function in NumPy, for drawing (several times faster
@@ -22,7 +25,7 @@ INIT = "glorot_uniform"
 _NUMPY_ACTIVATIONS = {
     ACTIVATIONS["identity"]: lambda z: z,
     ACTIVATIONS["relu"]: lambda z: np.maximum(z, 0.0),
-    ACTIVATIONS["leaky_relu"]: lambda z: np.where(z > 0, z, 0.1 * z),
+    ACTIVATIONS["leaky_relu"]: lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
     ACTIVATIONS["sigmoid"]: lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
     ACTIVATIONS["tanh"]: np.tanh,
 }
@@ -61,7 +64,8 @@ class Network:
         self.loss = "mse" if regression else "bce"
         self.act_codes = ([ACTIVATIONS[activation]] * (len(self.sizes) - 2)
                           + [ACTIVATIONS[self.output]])
-        self.arch = _kernels.Arch(self.sizes, self.act_codes, LOSSES[self.loss], 0.1, 1.0)
+        self.arch = _kernels.Arch(self.sizes, self.act_codes, LOSSES[self.loss], LEAKY_SLOPE,
+                                  1.0)
         self.params = _params.init_params(self.sizes, INIT, np.random.default_rng(seed),
                                           np.float64)
         self._empty = np.empty(0)
@@ -118,7 +122,7 @@ class Network:
                 a = fast(z)
             else:
                 a = np.asarray(_kernels.py_activate(int(code), np.ascontiguousarray(z.ravel()),
-                                                    0.1)).reshape(z.shape)
+                                                    LEAKY_SLOPE)).reshape(z.shape)
             outs.append(a)
         return outs
 
