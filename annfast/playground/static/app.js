@@ -152,6 +152,7 @@ function buildControls(opts) {
   });
   $("show-test").addEventListener("change", () => draw());
   $("links").addEventListener("mouseover", showWeight);
+  window.addEventListener("resize", () => { state.structure = ""; draw(); });
 }
 
 function setSelect(select, value) {
