@@ -4,8 +4,8 @@
 ValueError with a message naming the field; the server answers that with 400.
 """
 
-import math
 
+from annfast._validation import check_choice, check_scalar
 from annfast.playground import datasets, trainer
 
 MAX_HIDDEN_LAYERS = 6
@@ -51,22 +51,7 @@ PRESETS = {
 
 
 def _number(value, name, low, high, integer=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r:.40}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if integer and value != int(value):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
-    return int(value) if integer else float(value)
-
-
-def _choice(value, name, options):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name}={value!r:.40} is not known; expected one of: "
-                         f"{', '.join(options)}")
-    return value
+    return check_scalar(value, name, low=low, high=high, integer=integer)
 
 
 def check_config(update, base=None):
@@ -83,14 +68,15 @@ def check_config(update, base=None):
     cfg = dict(DEFAULTS if base is None else base)
     cfg.update(update)
     out = {
-        "dataset": _choice(cfg["dataset"], "dataset", datasets.DATASETS),
+        "dataset": check_choice(cfg["dataset"], "dataset", datasets.DATASETS),
         "noise": _number(cfg["noise"], "noise", 0, 50),
         "train_percent": _number(cfg["train_percent"], "train_percent", 10, 90),
         "points": _choice_int(cfg["points"], "points", POINTS),
-        "activation": _choice(cfg["activation"], "activation", trainer.hidden_activations()),
+        "activation": check_choice(cfg["activation"], "activation",
+                                   trainer.hidden_activations()),
         "learning_rate": _number(cfg["learning_rate"], "learning_rate", 0, MAX_RATE),
         "batch_size": _number(cfg["batch_size"], "batch_size", 1, MAX_BATCH, integer=True),
-        "regularization": _choice(cfg["regularization"], "regularization",
+        "regularization": check_choice(cfg["regularization"], "regularization",
                                   trainer.regularizations()),
         "reg_rate": _number(cfg["reg_rate"], "reg_rate", 0, MAX_RATE),
         "seed": _number(cfg["seed"], "seed", 0, 2**31 - 1, integer=True),
@@ -106,7 +92,7 @@ def check_config(update, base=None):
         raise ValueError(f"features lists {len(features)} names; there are only "
                          f"{len(datasets.FEATURES)}")
     for f in features:
-        _choice(f, "features entry", tuple(datasets.FEATURES))
+        check_choice(f, "features entry", tuple(datasets.FEATURES))
     if len(set(features)) != len(features):
         raise ValueError("features must not repeat a name")
     # Keep the page's order whatever order the request used.

@@ -258,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
     def _check(self, update, base=None):
         try:
             return config_module.check_config({} if update is None else update, base)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise BadRequest(str(exc)) from None
 
     def _create(self, body):

@@ -1,7 +1,8 @@
-"""The playground's one contact with annfast's compiled kernels.
+"""The playground's one contact with annfast's training engine.
 
 Everything the page shows is trained and evaluated here, through
-``annfast._kernels`` (one epoch per ``train`` call, in C with the GIL released).
+``annfast._engine`` (one epoch per call, in C with the GIL released), the same
+engine under NeuralNet, the scikit-learn estimators and the Keras models.
 Keep this module narrow: the rest of the playground only calls ``Network``.
 """
 
@@ -9,8 +10,8 @@ import inspect
 
 import numpy as np
 
-from annfast import _kernels, _params
-from annfast.activations import ACTIVATIONS, LOSSES
+from annfast import _engine, _kernels, _params
+from annfast.activations import ACTIVATIONS, activate_inplace, mean_loss
 
 #: Weight initialisation: Keras' default, so that an exported Keras script
 #: starts from the same distribution.
@@ -18,17 +19,6 @@ INIT = "glorot_uniform"
 #: Slope of leaky_relu for negative inputs: Keras' (annfast.keras uses it too), so
 #: that an exported Keras network computes the same function.
 LEAKY_SLOPE = 0.2
-
-
-#: Kernel code -> the same function in NumPy, for drawing (several times faster
-#: than calling the kernel's scalar activation over a whole grid).
-_NUMPY_ACTIVATIONS = {
-    ACTIVATIONS["identity"]: lambda z: z,
-    ACTIVATIONS["relu"]: lambda z: np.maximum(z, 0.0),
-    ACTIVATIONS["leaky_relu"]: lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-    ACTIVATIONS["sigmoid"]: lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
-    ACTIVATIONS["tanh"]: np.tanh,
-}
 
 
 def hidden_activations():
@@ -62,13 +52,11 @@ class Network:
         self.regression = regression
         self.output = "identity" if regression else "sigmoid"
         self.loss = "mse" if regression else "bce"
-        self.act_codes = ([ACTIVATIONS[activation]] * (len(self.sizes) - 2)
-                          + [ACTIVATIONS[self.output]])
-        self.arch = _kernels.Arch(self.sizes, self.act_codes, LOSSES[self.loss], LEAKY_SLOPE,
-                                  1.0)
+        self.activations = [activation] * (len(self.sizes) - 2) + [self.output]
+        self.network = _engine.Network(self.sizes, self.activations, self.loss, np.float64,
+                                       LEAKY_SLOPE)
         self.params = _params.init_params(self.sizes, INIT, np.random.default_rng(seed),
                                           np.float64)
-        self._empty = np.empty(0)
 
     def train_epoch(self, X, Y, order, batch_size, lr, penalty, rate):
         """One epoch of SGD over ``X[order]``; returns the mean training loss, or
@@ -81,48 +69,44 @@ class Network:
         needs ``l2 = rate * batch / n``.
         """
         n = len(order)
-        work = self.params.copy()
-        extra = {}
+        update = _engine.Update(lr=lr, batch_size=batch_size)
         if penalty == "L2":
-            extra["l2"] = rate * batch_size / n
+            update.l2 = rate * batch_size / n
         elif penalty == "L1":
-            extra["l1"] = rate * batch_size / n
-        status, loss_sum, _, _ = _kernels.train(self.arch, work, self._empty, X, Y, order,
-                                                batch_size, "sgd", lr, **extra)
-        if status != _kernels.OK or not np.isfinite(work).all():
+            update.l1 = rate * batch_size / n
+        data = self._prepared(X, update)
+        result = _engine.train_epoch(self.network, self.params, data, Y, order, update)
+        if result.status is not _engine.Status.DONE:
             return None
-        self.params = work
-        return loss_sum / n
+        self.params = result.params
+        return result.mean_loss
+
+    def _prepared(self, X, update):
+        """The engine's prepared inputs, kept while the same X trains the same way
+        (the page's data set changes only with a reset)."""
+        key = (id(X), X.shape, update.per_sample_sgd)
+        if getattr(self, "_data_key", None) != key:
+            self._data = _engine.prepare(self.network, _engine.as_inputs(X, np.float64), update)
+            self._data_key, self._data_x = key, X  # holding X keeps its id unique
+        return self._data
 
     def predict(self, X):
-        out = np.empty((len(X), 1))
-        _kernels.forward(self.arch, self.params, X, out)
-        return out[:, 0]
+        return _engine.predict(self.network, self.params, _engine.as_inputs(X, np.float64))[:, 0]
 
     def mean_loss(self, X, y):
         """The data loss per sample, as the kernel computes it while training."""
-        a = self.predict(X)
-        if self.regression:
-            return float(np.mean(0.5 * (a - y) ** 2))
-        p = np.clip(a, 1e-7, 1 - 1e-7)
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        return mean_loss(self.loss, self.predict(X)[:, None], np.reshape(y, (-1, 1)))
 
     def layer_outputs(self, X):
         """Every layer's outputs for the rows of X (hidden layers and the output),
         each of shape (n, units): the heat maps.  A NumPy forward (it only draws
-        pictures); activations NumPy lacks here come from the kernels' own
-        ``py_activate``, so activations added to the kernels work too."""
+        pictures) with the registry's vectorised activations."""
         weights, biases = _params.views(self.params, self.sizes, "flat")
         a = X
         outs = []
-        for W, b, code in zip(weights, biases, self.act_codes):
-            z = a @ W.T + b
-            fast = _NUMPY_ACTIVATIONS.get(int(code))
-            if fast is not None:
-                a = fast(z)
-            else:
-                a = np.asarray(_kernels.py_activate(int(code), np.ascontiguousarray(z.ravel()),
-                                                    LEAKY_SLOPE)).reshape(z.shape)
+        for W, b, name in zip(weights, biases, self.activations):
+            a = a @ W.T + b
+            activate_inplace(name, a, LEAKY_SLOPE)
             outs.append(a)
         return outs
 
