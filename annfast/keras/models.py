@@ -149,17 +149,32 @@ class Sequential:
             raise ValueError(f"layer {layer.name!r} has input_dim={layer.input_dim}, but its "
                              f"input has {n_in} features")
         dtype = self._merged_dtype(layer)
-        # Every check passed: now change the model.
         if n_in is None:
             n_in = layer.input_dim
-            self._input_dim = layer.input_dim
+        params = None
+        if n_in is not None:
+            # The sizes are checked and the weights drawn before the model changes:
+            # a layer too large to allocate is refused and not appended.
+            check_layers([self._input_dim or n_in, *(l.units for l in self._layers),
+                          layer.units], "the model's layer sizes")
+            rng_state = self._rng.bit_generator.state
+            try:
+                if self.built:
+                    params = np.concatenate([self._params, self._init_layer(layer, n_in)])
+                else:
+                    dtype = dtype if dtype is not None else DEFAULT_DTYPE  # fixed at build
+                    params = self._initial_params([layer], [n_in], dtype)
+            except BaseException:
+                self._rng.bit_generator.state = rng_state
+                raise
+        # Every check passed and every allocation succeeded: now change the model.
+        if self._input_dim is None:
+            self._input_dim = n_in
         self._dtype = dtype
         layer._model, layer._index = self, len(self._layers)
         self._layers.append(layer)
-        if self.built:
-            self._params = np.concatenate([self._params, self._init_layer(layer, n_in)])
-        elif self._input_dim is not None:
-            self._build()
+        if params is not None:
+            self._params = params
 
     def _merged_dtype(self, layer):
         if layer.dtype is None or self._dtype is None or layer.dtype == self._dtype:
@@ -176,10 +191,13 @@ class Sequential:
             bias = np.zeros(layer.units)
         return np.concatenate([kernel.T.ravel(), bias]).astype(self.dtype)
 
+    def _initial_params(self, layers, sizes, dtype):
+        parts = [self._init_layer(layer, n_in) for layer, n_in in zip(layers, sizes)]
+        return np.concatenate(parts).astype(dtype)
+
     def _build(self):
         self._dtype = self.dtype
-        parts = [self._init_layer(layer, n_in) for layer, n_in in zip(self._layers, self._sizes)]
-        self._params = np.concatenate(parts).astype(self.dtype)
+        self._params = self._initial_params(self._layers, self._sizes, self._dtype)
 
     def build(self, input_shape=None):
         """Create the weights for inputs of shape ``(None, n_features)``."""
