@@ -12,9 +12,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import hostile_cases
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = hostile_cases.all_cases()

@@ -38,7 +38,6 @@ from annfast.keras import losses as losses_module
 from annfast.keras import metrics as metrics_module
 from annfast.keras import optimizers as optimizers_module
 from annfast.keras.callbacks import History
-from annfast.keras.saving import load_model
 from annfast.keras.layers import (
     LEAKY_SLOPE,
     SUPPORTED_LAYERS,
@@ -47,6 +46,7 @@ from annfast.keras.layers import (
     draw,
     reject_unsupported,
 )
+from annfast.keras.saving import load_model
 
 __all__ = ["Sequential", "load_model"]
 
