@@ -92,8 +92,12 @@ def atomic_write(path, write):
     _remove_stale_temps(folder, name)
     fd, tmp = _create_temp(folder, name)
     try:
-        os.fchmod(fd, existing.st_mode & 0o7777 if existing else _new_file_mode())
-        if existing is not None and os.geteuid() == 0:
+        mode = existing.st_mode & 0o7777 if existing else _new_file_mode()
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        else:
+            os.chmod(tmp, mode)
+        if existing is not None and getattr(os, "geteuid", lambda: -1)() == 0:
             with contextlib.suppress(OSError):  # keep the owner of a file root replaces
                 os.fchown(fd, existing.st_uid, existing.st_gid)
         with os.fdopen(fd, "wb") as f:

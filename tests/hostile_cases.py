@@ -429,9 +429,13 @@ def child_main(scratch):
     # a trip to the machine's OOM killer.
     import resource
 
+    # 8 GiB more than is mapped now (under ASan, terabytes of shadow already are).
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = 8 << 30
-    if soft == resource.RLIM_INFINITY or soft > limit:
+    limit = mapped + (8 << 30)
+    if (soft == resource.RLIM_INFINITY or soft > limit) and (
+            hard == resource.RLIM_INFINITY or hard >= limit):
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     for i, (name, (case, _, _)) in enumerate(all_cases().items()):
         print("START", name, flush=True)
