@@ -40,8 +40,8 @@ def as_csr(X, dtype, argument="X"):
     X may be any scipy.sparse matrix or array: csr, csc, coo, lil, dok, dia or
     bsr.  The result is C-contiguous ``dtype`` / int64 / int64, freshly
     allocated (X is never written nor kept), with the column indices of each
-    row sorted, duplicates summed and stored zeros dropped.  Each format's own index structures are
-    checked here, in NumPy, before anything trusts them.
+    row sorted, duplicates summed and stored zeros dropped.  Each format's own
+    index structures are checked here, in NumPy, before anything trusts them.
 
     Raises
     ------
@@ -65,7 +65,9 @@ def as_csr(X, dtype, argument="X"):
                         f"expected one of {', '.join(builders)}")
     try:
         built = builders[fmt](X, shape, fmt)
-    except _Broken as exc:
+    except (_Broken, AttributeError, IndexError, ValueError) as exc:
+        # numpy's own complaints (ragged index lists, a missing attribute) mean
+        # the same: a structure scipy would have trusted is broken.
         raise ValueError(f"{argument} is not a valid sparse matrix ({fmt}): {exc}") from None
     except _WrongType as exc:
         raise TypeError(f"{argument} must hold real numbers: {exc}") from None

@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -74,6 +76,10 @@ BROKEN = [
      "indptr"),
     ("csr-index-negative", "X = sp.csr_array(E); X.indices[0] = -1", "ValueError",
      "holds -1"),
+    ("csr-indices-ragged", "X = sp.csr_matrix(E); X.indices = [[0], [1, 2], [0]]",
+     "ValueError", "is not a valid sparse matrix (csr)"),
+    ("lil-rows-missing", "X = sp.lil_matrix(E); del X.rows", "ValueError",
+     "is not a valid sparse matrix (lil)"),
     ("csc-index-huge", "X = sp.csc_matrix(E); X.indices[0] = 10**9", "ValueError",
      "outside [0, 4)"),
     ("complex-dtype", "X = sp.lil_matrix(E.astype(complex))", "TypeError", "complex"),
@@ -203,6 +209,25 @@ def test_as_csr_is_canonical_csr_of_the_same_values(fmt, array):
         assert (np.diff(indices[indptr[row]:indptr[row + 1]]) > 0).all()
     data32, _, _ = as_csr(X, np.float32)
     assert data32.dtype == np.float32
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_rows=st.integers(1, 9), n_cols=st.integers(1, 9), nnz=st.integers(0, 40),
+       fmt=st.sampled_from(FORMATS), seed=st.integers(0, 2**32 - 1))
+def test_as_csr_agrees_with_scipys_canonical_form(n_rows, n_cols, nnz, fmt, seed):
+    # Random triplets with duplicates and explicit zeros, in every format; scipy's
+    # canonical CSR (duplicates summed, zeros eliminated, sorted) is the reference.
+    rng = np.random.default_rng(seed)
+    rows, cols = rng.integers(0, n_rows, nnz), rng.integers(0, n_cols, nnz)
+    vals = rng.choice([0.0, 1.0, -2.5, 3.25], nnz)
+    X = sp.coo_matrix((vals, (rows, cols)), shape=(n_rows, n_cols)).asformat(fmt)
+    ref = X.tocsr(copy=True)
+    ref.sum_duplicates()
+    ref.eliminate_zeros()
+    ref.sort_indices()
+    data, indices, indptr = as_csr(X, np.float64)
+    assert indices.tolist() == ref.indices.tolist() and indptr.tolist() == ref.indptr.tolist()
+    np.testing.assert_array_equal(data, ref.data)  # sums of these values are exact
 
 
 def test_duplicates_are_summed_and_unsorted_indices_sorted():
