@@ -71,11 +71,10 @@ def as_csr(X, dtype, argument="X"):
         raise ValueError(f"{argument} is not a valid sparse matrix ({fmt}): {exc}") from None
     except _WrongType as exc:
         raise TypeError(f"{argument} must hold real numbers: {exc}") from None
-    if built[0] == "csr":  # canonical CSR straight from a csr matrix: no sort needed
+    if built[0] == "canonical":  # a csr matrix already canonical: nothing to do
         _, data, indices, indptr = built
     else:
-        _, rows, cols, vals = built
-        data, indices, indptr = _canonical(rows, cols, vals, shape[0])
+        data, indices, indptr = _canonical(built[0], built[1:], shape)
     data = _cast_finite(data, dtype, argument)
     # Stored zeros (bsr and dia padding, cancelled duplicates, values below the
     # dtype's range) go, so equal values give the same arrays, and the same
@@ -181,16 +180,14 @@ def _from_compressed(X, shape, fmt):
     indices, data = indices[:nnz], data[:nnz]
     _in_range(indices, n_minor, "indices")
     if fmt == "csr":
-        # Canonical already when indices increase strictly within every row.
-        row_start = np.zeros(max(nnz - 1, 0), dtype=bool)
+        # Canonical already when indices increase strictly within every row
+        # (the step across a row boundary is set to 1 so it always passes).
+        steps = np.diff(indices)
         starts = indptr[1:-1]
-        row_start[starts[(starts > 0) & (starts < nnz)] - 1] = True
-        if ((np.diff(indices) > 0) | row_start).all():
-            return ("csr", data, indices, indptr)  # _index_array made them copies
-    major = np.repeat(np.arange(n_major, dtype=np.int64), np.diff(indptr))
-    if fmt == "csr":
-        return ("coo", major, indices, data)
-    return ("coo", indices, major, data)
+        steps[starts[(starts > 0) & (starts < nnz)] - 1] = 1
+        if (steps > 0).all():
+            return ("canonical", data, indices, indptr)  # _index_array copied the indices
+    return (fmt, data, indices, indptr)
 
 
 def _from_coo(X, shape, fmt):
@@ -308,33 +305,33 @@ def _from_bsr(X, shape, fmt):
                       f"{data.shape[0]} blocks")
     indices, data = indices[:nnz], data[:nnz]
     _in_range(indices, n_bcols, "indices")
-    brow = np.repeat(np.arange(n_brows, dtype=np.int64), np.diff(indptr))
-    # Entry (k, i, j) of block k sits at row brow[k]*r + i, column indices[k]*c + j.
-    rows = (brow[:, None, None] * r + np.arange(r)[None, :, None]) + np.zeros((1, 1, c), np.int64)
-    cols = (indices[:, None, None] * c + np.arange(c)[None, None, :]) + np.zeros((1, r, 1),
-                                                                                np.int64)
-    return ("coo", rows.ravel(), cols.ravel(), data.ravel())
+    return ("bsr", data, indices, indptr)
 
 
-def _canonical(rows, cols, vals, n_rows):
-    """CSR arrays of the (rows, cols, vals) triplets: sorted by row then column,
-    duplicates summed in their original order."""
-    order = np.lexsort((cols, rows))  # stable: duplicates keep their order
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    if rows.size:
-        new = np.empty(rows.size, dtype=bool)
-        new[0] = True
-        new[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        starts = np.flatnonzero(new)
-        if starts.size != rows.size:
-            if vals.dtype.kind in "biu":  # integers would wrap, booleans would OR
-                vals = vals.astype(np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                vals = np.add.reduceat(vals, starts)
-            rows, cols = rows[starts], cols[starts]
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return vals, np.ascontiguousarray(cols, dtype=np.int64), indptr
+def _canonical(kind, arrays, shape):
+    """CSR arrays, rows' indices sorted and duplicates summed, of validated
+    structures: ("coo", rows, cols, values) or (csr/csc/bsr, data, indices, indptr).
+
+    The arrays are the copies the builders checked, so scipy's compiled
+    conversion may now run on them: it sums duplicates as scipy always has."""
+    import scipy.sparse as sp
+
+    if kind == "coo":
+        rows, cols, vals = arrays
+        matrix = sp.coo_matrix((_summable(vals), (rows, cols)), shape=shape)
+    else:
+        data, indices, indptr = arrays
+        cls = {"csr": sp.csr_matrix, "csc": sp.csc_matrix, "bsr": sp.bsr_matrix}[kind]
+        matrix = cls((_summable(data), indices, indptr), shape=shape)
+    csr = matrix.tocsr(copy=True)  # a csr built on X's own data must not be summed in place
+    csr.sum_duplicates()  # also sorts each row's indices
+    return (csr.data, np.ascontiguousarray(csr.indices, dtype=np.int64),
+            np.ascontiguousarray(csr.indptr, dtype=np.int64))
+
+
+def _summable(values):
+    # Integers would wrap when duplicates are summed and booleans would be OR-ed.
+    return values.astype(np.float64) if values.dtype.kind in "biu" else values
 
 
 def _cast_finite(data, dtype, argument):
