@@ -188,44 +188,24 @@ _NOTHING = object()
 
 def is_sparse(X):
     """True for scipy.sparse matrices and arrays (without importing scipy)."""
-    return hasattr(X, "tocsr") and hasattr(X, "nnz") and hasattr(X, "format")
+    # On the class: evaluating scipy's nnz property would already trust the structures.
+    return all(hasattr(type(X), name) for name in ("tocsr", "nnz", "format"))
 
 
 def check_sparse(X, argument):
-    """Return the scipy.sparse matrix X after checking its structure and values.
+    """Return the scipy.sparse X as a validated, canonical CSR matrix.
 
-    scipy's compiled routines (``toarray``, ``tocsr``, ``sum_duplicates``) trust
-    the index arrays: a hand-built matrix with an index out of range makes them
-    read or write out of bounds and crash the interpreter.  So the indices are
-    verified here, in NumPy, before any of them runs.  Raises TypeError for a
-    non-real dtype and ValueError for a broken structure, a shape that is not
-    2-D with at least one row and one column, or NaN/inf among the values.
+    Every format is accepted (csr, csc, coo, lil, dok, dia, bsr; matrices and
+    arrays).  scipy's compiled routines (``toarray``, ``tocsr``,
+    ``sum_duplicates``) trust the index structures, so ``annfast._sparse.as_csr``
+    checks them in NumPy and builds the CSR arrays itself before any of them
+    runs.  Raises TypeError for a non-real dtype and ValueError for a broken
+    structure, a shape that is not 2-D with at least one row and one column,
+    or NaN/inf among the values.
     """
-    if len(X.shape) != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{argument} must be a non-empty 2-D matrix, got shape {X.shape}")
-    kind = np.dtype(X.dtype).kind
-    if kind == "c":
-        raise TypeError(f"{argument} must be real numbers, got complex dtype {X.dtype}")
-    if kind not in "biuf":
-        raise TypeError(f"{argument} must be numeric, got dtype {X.dtype}")
-    fmt = X.format
-    try:
-        if fmt in ("csr", "csc", "bsr"):
-            X.check_format(full_check=True)
-        elif fmt == "coo":
-            row, col = X.coords if hasattr(X, "coords") else (X.row, X.col)
-            if not len(row) == len(col) == len(X.data):
-                raise ValueError("row, col and data have different lengths")
-            if len(row) and (row.min() < 0 or row.max() >= X.shape[0]
-                             or col.min() < 0 or col.max() >= X.shape[1]):
-                raise ValueError("an index is out of range")
-        elif fmt not in ("dia", "lil", "dok"):
-            raise ValueError(f"unsupported sparse format {fmt!r}")
-    except (ValueError, IndexError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{argument} is not a valid sparse matrix: {exc}") from None
-    if fmt in ("csr", "csc", "bsr", "coo"):
-        check_finite(X.data, argument)
-    return X
+    from annfast._sparse import as_csr_matrix  # _sparse imports the compiled module
+
+    return as_csr_matrix(X, argument)
 
 
 def check_finite(arr, argument):

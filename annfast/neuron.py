@@ -68,12 +68,22 @@ class Neuron:
         if X.shape[1] != self.n_inputs:
             raise ValueError(f"xs has {X.shape[1]} values per sample, the neuron has "
                              f"{self.n_inputs} inputs")
+        params = self._checked_params()
         # A network of one unit; the loss plays no part in a prediction.
         network = _engine.Network([self.n_inputs, 1], [self.activation], "mse", np.float64,
                                   self.leaky_slope)
-        params = np.concatenate([np.asarray(self.ws, dtype=np.float64).ravel(), [self.b]])
         out = _engine.predict(network, params, _engine.as_inputs(X, np.float64, "xs"))
         return float(out[0, 0]) if single else out[:, 0]
+
+    def _checked_params(self):
+        """weights then bias as one float64 buffer, re-validated: b and ws are public
+        attributes, and a NaN or a wrong-sized ws must not reach the kernel."""
+        bias = check_scalar(self.b, "bias (Neuron.b)")
+        ws = as_float_array(self.ws, "weights (Neuron.ws)", np.float64, ndim=1)
+        if ws.shape != (self.n_inputs,):
+            raise ValueError(f"weights (Neuron.ws) must hold n_inputs={self.n_inputs} values, "
+                             f"got shape {ws.shape}")
+        return np.concatenate([ws, [bias]])
 
     def __repr__(self):
         return (f"Neuron({self.n_inputs}, bias={self.b}, weights={self.ws.tolist()}, "

@@ -363,7 +363,7 @@ class _BaseMLP(BaseEstimator):
     def _fit_checked(self, cfg, X, y, incremental, classes):
         first_pass = not hasattr(self, "coefs_") or (not cfg.warm_start and not incremental)
         if is_scipy_sparse(X):
-            check_sparse(X, "X")  # before scipy's own code trusts its index arrays
+            X = check_sparse(X, "X")  # before scipy's own code trusts its index arrays
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=not self._is_classifier, dtype=(np.float64, np.float32),
                              reset=first_pass or not hasattr(self, "n_features_in_"))
@@ -571,7 +571,7 @@ class _BaseMLP(BaseEstimator):
         """Network outputs for X, shape (n_samples, n_outputs_), in the model's dtype."""
         check_is_fitted(self)
         if is_scipy_sparse(X):
-            check_sparse(X, "X")
+            X = check_sparse(X, "X")
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         sizes = self._sizes()

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pickle
+import time
 import zipfile
 
 import numpy as np
@@ -460,3 +461,151 @@ def test_keras_files_get_the_same_verification(tmp_path):
     net.save(tmp_path / "net.npz")
     with pytest.raises(ValueError, match="holds a 'NeuralNet'"):
         keras.models.load_model(tmp_path / "net.npz")
+
+
+# -- the save policy (see annfast._io.atomic_write) -----------------------------------------
+
+
+def dead_pid():
+    """The pid of a process that has exited."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_save_writes_through_a_symlink_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    old, X = small_net(seed=1)
+    old.save(tmp_path / "real" / "m.npz")
+    link = tmp_path / "links" / "m.npz"
+    link.symlink_to(tmp_path / "real" / "m.npz")
+    new, _ = small_net(seed=2)
+    new.save(link)
+    assert link.is_symlink()
+    assert NeuralNet.load(tmp_path / "real" / "m.npz")._params.tobytes() == \
+        new._params.tobytes()
+    assert listing(tmp_path / "real") == ["m.npz"] and listing(tmp_path / "links") == ["m.npz"]
+    new.dump(link)  # dump follows the same policy
+    assert link.is_symlink() and listing(tmp_path / "real") == ["m.npz"]
+
+
+def test_save_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "m.npz"
+    link.symlink_to(tmp_path / "target.npz")
+    net, _ = small_net()
+    net.save(link)
+    assert link.is_symlink() and (tmp_path / "target.npz").is_file()
+    assert NeuralNet.load(link)._params.tobytes() == net._params.tobytes()
+
+
+def test_save_through_a_symlinked_folder(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    net, _ = small_net()
+    net.save(tmp_path / "alias" / "m.npz")
+    assert listing(tmp_path / "real") == ["m.npz"]
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o400, 0o555, 0o000])
+def test_save_refuses_a_file_without_write_bits_even_as_root(tmp_path, mode):
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"keep me")
+    os.chmod(path, mode)
+    net, _ = small_net()
+    for call in (net.save, net.dump):
+        with pytest.raises(PermissionError, match="read-only"):
+            call(path)
+    os.chmod(path, 0o600)
+    assert path.read_bytes() == b"keep me" and listing(tmp_path) == ["m.npz"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="replacing another user's file needs root")
+def test_root_replaces_a_writable_file_of_another_user_and_keeps_its_owner_and_mode(tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"old")
+    os.chown(path, 1234, 5678)
+    os.chmod(path, 0o640)
+    net, _ = small_net()
+    net.save(path)
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (1234, 5678, 0o640)
+    assert NeuralNet.load(path)._params.tobytes() == net._params.tobytes()
+
+
+def test_write_only_file_is_replaced(tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o200)
+    net, _ = small_net()
+    net.save(path)
+    assert os.stat(path).st_mode & 0o777 == 0o200
+    os.chmod(path, 0o600)
+    assert NeuralNet.load(path)._params.tobytes() == net._params.tobytes()
+
+
+def test_temporary_file_is_named_after_its_target(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append((os.path.basename(src), dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", spy)
+    net, _ = small_net()
+    net.save(tmp_path / "m.npz")
+    (name, dst), = seen
+    assert name.startswith(f".m.npz.annfast-tmp-{os.getpid()}-") and name.endswith(".part")
+    assert dst == str(tmp_path / "m.npz")
+
+
+def test_long_names_keep_temporary_names_short(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+    monkeypatch.setattr(_io.os, "replace", lambda s, d: (seen.append(s), real_replace(s, d)))
+    name = "m" * 250
+    net, _ = small_net()
+    net.save(tmp_path / name)
+    assert len(os.path.basename(seen[0])) < 140 and listing(tmp_path) == [name]
+
+
+def test_stale_temporaries_of_the_same_target_are_removed(tmp_path):
+    net, _ = small_net()
+    net.save(tmp_path / "m.npz")
+    dead, alive = dead_pid(), os.getppid()
+    stale = [f".m.npz.annfast-tmp-{dead}-0001.part",  # its process is gone
+             f".m.npz.annfast-tmp-{alive}-0002.part"]  # alive, but older than a day
+    kept = [f".m.npz.annfast-tmp-{alive}-0003.part",  # a save in progress elsewhere
+            f".other.npz.annfast-tmp-{dead}-0004.part",  # another target's
+            ".tmp-1234.part", "notes.txt"]  # not ours
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"partial")
+    old = time.time() - _io.STALE_TEMP_AGE - 60
+    os.utime(tmp_path / stale[1], (old, old))
+    (tmp_path / f".m.npz.annfast-tmp-{dead}-0005.part").mkdir()  # not a file: left alone
+    net.save(tmp_path / "m.npz")
+    assert listing(tmp_path) == sorted(kept + ["m.npz", f".m.npz.annfast-tmp-{dead}-0005.part"])
+
+
+def test_load_follows_a_symlink_to_a_regular_file(tmp_path):
+    net, _ = small_net()
+    net.save(tmp_path / "m.npz")
+    (tmp_path / "link.npz").symlink_to(tmp_path / "m.npz")
+    assert NeuralNet.load(tmp_path / "link.npz")._params.tobytes() == net._params.tobytes()
+
+
+def test_load_reads_a_growing_file_as_it_was_when_opened(tmp_path):
+    net, _ = small_net()
+    net.save(tmp_path / "m.npz")
+    size = os.path.getsize(tmp_path / "m.npz")
+    f, n = _io.open_regular(str(tmp_path / "m.npz"))
+    with f, open(tmp_path / "m.npz", "ab") as grow:
+        grow.write(b"x" * 1000)
+        grow.flush()
+        assert n == size and len(f.read()) == size
+        f.seek(0, io.SEEK_END)
+        assert f.tell() == size

@@ -250,7 +250,10 @@ def test_sparse_formats_are_checked_then_densified():
     for fmt in ("csr", "csc", "coo", "bsr", "lil", "dok", "dia"):
         X = sparse.random(5, 4, density=0.5, format=fmt, random_state=0)
         np.testing.assert_array_equal(as_float_array(X, "X", np.float64), X.toarray())
-        assert check_sparse(X, "X") is X
+        # Every format comes back as a fresh canonical CSR matrix of the same values.
+        checked = check_sparse(X, "X")
+        assert checked.format == "csr" and checked is not X and checked.has_canonical_format
+        np.testing.assert_array_equal(checked.toarray(), X.toarray())
 
 
 def test_hand_built_sparse_matrices_are_rejected_before_scipy_touches_them():

@@ -25,12 +25,11 @@ import warnings
 
 import numpy as np
 
-from annfast import _engine, _io, _params
+from annfast import _engine, _params
 from annfast._validation import (
     as_float_array,
     check_bool,
     check_layers,
-    check_path,
     check_same_length,
     check_scalar,
 )
@@ -47,12 +46,12 @@ from annfast.keras.layers import (
     draw,
     reject_unsupported,
 )
+from annfast.keras.saving import load_model
 
 __all__ = ["Sequential", "load_model"]
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"  # Keras' floatx
-FILE_KIND = "keras.Sequential"
 FIT_ARGUMENTS = ("x", "y", "batch_size", "epochs", "verbose", "validation_split",
                  "validation_data", "shuffle", "initial_epoch")
 PROGRESS_UPDATES = 50  # kernel calls per epoch when a live progress bar is drawn
@@ -149,27 +148,27 @@ class Sequential:
             raise ValueError(f"layer {layer.name!r} has input_dim={layer.input_dim}, but its "
                              f"input has {n_in} features")
         dtype = self._merged_dtype(layer)
-        if n_in is None:
-            n_in = layer.input_dim
+        input_dim = self._input_dim
+        if input_dim is None and not self._layers:
+            input_dim = n_in = layer.input_dim
         params = None
-        if n_in is not None:
+        if input_dim is not None:
             # The sizes are checked and the weights drawn before the model changes:
             # a layer too large to allocate is refused and not appended.
-            check_layers([self._input_dim or n_in, *(l.units for l in self._layers),
-                          layer.units], "the model's layer sizes")
+            sizes = check_layers([input_dim, *(other.units for other in self._layers),
+                                  layer.units], "the model's layer sizes")
             rng_state = self._rng.bit_generator.state
             try:
                 if self.built:
                     params = np.concatenate([self._params, self._init_layer(layer, n_in)])
                 else:
                     dtype = dtype if dtype is not None else DEFAULT_DTYPE  # fixed at build
-                    params = self._initial_params([layer], [n_in], dtype)
+                    params = self._initial_params([*self._layers, layer], sizes[:-1], dtype)
             except BaseException:
                 self._rng.bit_generator.state = rng_state
                 raise
         # Every check passed and every allocation succeeded: now change the model.
-        if self._input_dim is None:
-            self._input_dim = n_in
+        self._input_dim = input_dim
         self._dtype = dtype
         layer._model, layer._index = self, len(self._layers)
         self._layers.append(layer)
@@ -228,8 +227,10 @@ class Sequential:
         return _engine.Network(sizes, [layer._act for layer in self._layers], loss.kernel_loss,
                                self.dtype, LEAKY_SLOPE, loss.scale(sizes[-1]))
 
-    def _frozen_bias_index(self, sizes):
-        """Indices in the flat buffer of the biases of use_bias=False layers, or None."""
+    def _frozen_bias_index(self, sizes=None):
+        """Indices in the flat buffer of the biases of use_bias=False layers, or None
+        (``sizes``: the layer sizes, before the model is built)."""
+        sizes = self._sizes if sizes is None else sizes
         index = [np.arange(b0, b1)
                  for layer, (_, b0, b1, _, _) in zip(self._layers, _params.layer_offsets(
                      sizes)) if not layer.use_bias]
@@ -580,94 +581,17 @@ class Sequential:
 
     # -- persistence -------------------------------------------------------------------
 
-    def _config(self):
-        config = {
-            "name": self.name,
-            "dtype": self.dtype,
-            "input_dim": self._input_dim,
-            "input_name": None if self._input is None else self._input.name,
-            "layers": [layer.get_config() for layer in self._layers],
-            "n_model_params": int(self._params.size),
-            "compile": None,
-        }
-        if self.compiled:
-            opt = self.optimizer
-            config["compile"] = {
-                "loss": None if self._loss is None else losses_module.serialize(self._loss),
-                "metrics": list(self._metric_names),
-                "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config(),
-                              "iterations": int(opt.iterations),
-                              "has_state": opt._state is not None},
-            }
-        return config
-
     def save(self, filepath):
         """Write the model (architecture, weights, compile settings and optimizer
         state) to ``filepath`` in annfast's safe format; read it back with
-        ``annfast.keras.load_model``.  Nothing is pickled."""
-        filepath = check_path(filepath, "filepath")
-        if not self.built:
-            raise ValueError(f"model {self.name!r} is not built yet; there is nothing to save")
-        buffer = self._params
-        if self.compiled and self.optimizer._state is not None:
-            # One checksummed buffer: the weights, then the optimizer state.
-            buffer = np.concatenate([self._params, self.optimizer._state])
-        _io.save_model(filepath, FILE_KIND, self._config(), buffer)
+        ``annfast.keras.load_model``.  Nothing is pickled.  See
+        ``annfast.keras.saving``."""
+        from annfast.keras import saving
+
+        saving.save_model(self, filepath)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"
-
-
-def load_model(filepath, compile=True):  # noqa: A002 (Keras' argument name)
-    """Read a model written by ``Sequential.save``.
-
-    The file is verified (format, version, checksum) and nothing is unpickled.
-    With ``compile=True`` the loss, metrics, optimizer and its state come back
-    too, so training resumes where it stopped.
-    """
-    config, buffer = _io.load_model(filepath, FILE_KIND)
-    try:
-        model = _from_config(config, buffer, compile)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ValueError(f"{filepath!r}: invalid model configuration: {exc}") from None
-    return model
-
-
-def _from_config(config, buffer, compile):
-    n_model = config["n_model_params"]
-    # The sizes the file claims must fit the stored buffer before any layer is
-    # built: a hand-crafted file must not make us allocate a huge model.
-    units = [cfg["units"] for cfg in config["layers"]]
-    sizes = check_layers([config["input_dim"], *units], "the model's layer sizes")
-    full = _params.n_params(sizes)  # with every bias; layers without one have fewer
-    if not full - sum(units) <= n_model <= min(full, buffer.size):
-        raise ValueError(f"layer sizes {list(sizes)} do not fit the {buffer.size} stored values")
-    layers = [InputLayer(shape=(config["input_dim"],), dtype=config["dtype"],
-                         name=config["input_name"])]
-    for cfg in config["layers"]:
-        if cfg.get("class_name") != "Dense":
-            raise ValueError(f"unsupported layer class {cfg.get('class_name')!r}")
-        cfg = {k: v for k, v in cfg.items() if k != "class_name"}
-        layers.append(Dense(**cfg, dtype=config["dtype"]))
-    model = Sequential(layers, name=config["name"])
-    if model._params.size != n_model or buffer.size not in (n_model, 3 * n_model):
-        raise ValueError(f"{buffer.size} stored values do not fit {n_model} parameters")
-    if not np.isfinite(buffer).all():
-        raise ValueError("the stored weights contain NaN or infinity")
-    model._params = buffer[:n_model].copy()
-    settings = config["compile"]
-    if compile and settings is not None:
-        opt_cfg = settings["optimizer"]
-        optimizer = optimizers_module.from_config(opt_cfg["class_name"], opt_cfg["config"])
-        optimizer.iterations = check_scalar(opt_cfg["iterations"], "iterations", low=0,
-                                            integer=True)
-        if opt_cfg["has_state"]:
-            if buffer.size != 3 * n_model:
-                raise ValueError("the optimizer state is missing")
-            optimizer._state = buffer[n_model:].copy()
-        loss = None if settings["loss"] is None else losses_module.deserialize(settings["loss"])
-        model.compile(optimizer=optimizer, loss=loss, metrics=settings["metrics"])
-    return model
 
 
 def _check_verbose(verbose):

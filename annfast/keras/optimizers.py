@@ -16,11 +16,28 @@ An optimizer keeps its state (velocities, moments, step count) between ``fit``
 calls, and is bound to the first model it trains.
 """
 
+import numbers
+
 import numpy as np
 
 from annfast._validation import check_named, check_scalar
 
 __all__ = ["SGD", "RMSprop", "Adam", "Optimizer", "get"]
+
+#: ``iterations`` stays below this: the kernel counts Adam's steps in an int64, and
+#: a fit adds at most one step per sample.
+MAX_ITERATIONS = 1 << 62
+
+
+def check_iterations(value, argument="iterations"):
+    """Return value as an int in [0, MAX_ITERATIONS): a step count."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{argument} must be a non-negative integer (a step count), got "
+                        f"{value!r:.60}")
+    value = int(value)
+    if not 0 <= value < MAX_ITERATIONS:
+        raise ValueError(f"{argument} must be >= 0 and < 2**62 (a step count), got {value}")
+    return value
 
 
 class Optimizer:
@@ -34,10 +51,22 @@ class Optimizer:
         self.iterations = 0  # batches (optimizer steps) taken so far, as Keras counts
         self._state = None  # (2 * n_params,) velocities / moments, allocated on first fit
 
+    @property
+    def iterations(self):
+        """Batches (optimizer steps) taken so far: Adam's t.  Settable, to a
+        non-negative int below 2**62 (anything else raises when set)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self._iterations = check_iterations(value)
+
     # -- what the kernel needs ---------------------------------------------------------
 
     def _kernel_args(self):
-        """Keyword arguments for ``_kernels.train``, re-validated (attributes are public)."""
+        """Keyword arguments for ``_kernels.train``, re-validated (attributes are public;
+        ``iterations`` too, should its private value have been changed)."""
+        check_iterations(getattr(self, "_iterations", None), "optimizer.iterations")
         return {"optimizer": self._kernel_name,
                 "lr": check_scalar(self.learning_rate, "learning_rate", low=0)}
 
@@ -52,6 +81,12 @@ class Optimizer:
                              f"model has {n_params} {np.dtype(dtype).name}); give compile() a "
                              "new optimizer")
         return self._state
+
+    def __setstate__(self, state):
+        # Pickles from before iterations became a property hold it as a plain attribute.
+        if "iterations" in state:
+            state["_iterations"] = state.pop("iterations")
+        self.__dict__.update(state)
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "name": self.name}

@@ -1,0 +1,140 @@
+"""Saving and loading ``Sequential`` models: annfast's verified file format.
+
+A Keras file is an annfast model file (see ``annfast._io``) of kind
+``keras.Sequential``: its config holds the layers, the dtype and the compile
+settings; its buffer holds the weights, then, when the optimizer has state,
+its two moments (velocities).  Loading checks the file (format, version,
+checksum; see ``annfast._io.load_model``), then cross-checks the config
+against the buffer before building anything: the layer sizes must fit the
+stored values, the config's dtype must be the buffer's, every value must be
+finite, and the stored biases of ``use_bias=False`` layers must be zero (the
+kernels use them; a non-zero one would make ``predict`` disagree with
+``get_weights``).  Nothing is unpickled.
+"""
+
+import numpy as np
+
+from annfast import _io, _params
+from annfast._validation import check_layers, check_path
+from annfast.keras import losses as losses_module
+from annfast.keras import optimizers as optimizers_module
+from annfast.keras.layers import Dense, InputLayer
+
+__all__ = ["save_model", "load_model"]
+
+FILE_KIND = "keras.Sequential"
+
+
+def model_config(model):
+    """The JSON-able description of model stored in its file."""
+    config = {
+        "name": model.name,
+        "dtype": model.dtype,
+        "input_dim": model._input_dim,
+        "input_name": None if model._input is None else model._input.name,
+        "layers": [layer.get_config() for layer in model._layers],
+        "n_model_params": int(model._params.size),
+        "compile": None,
+    }
+    if model.compiled:
+        opt = model.optimizer
+        config["compile"] = {
+            "loss": None if model._loss is None else losses_module.serialize(model._loss),
+            "metrics": list(model._metric_names),
+            "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config(),
+                          "iterations": int(opt.iterations),
+                          "has_state": opt._state is not None},
+        }
+    return config
+
+
+def save_model(model, filepath):
+    """Write model to filepath (``Sequential.save``); the save policy of
+    ``annfast._io.atomic_write`` applies."""
+    filepath = check_path(filepath, "filepath")
+    if not model.built:
+        raise ValueError(f"model {model.name!r} is not built yet; there is nothing to save")
+    buffer = model._params
+    if model.compiled and model.optimizer._state is not None:
+        # One checksummed buffer: the weights, then the optimizer state.
+        buffer = np.concatenate([model._params, model.optimizer._state])
+    _io.save_model(filepath, FILE_KIND, model_config(model), buffer)
+
+
+def load_model(filepath, compile=True):  # noqa: A002 (Keras' argument name)
+    """Read a model written by ``Sequential.save``.
+
+    The file is verified (format, version, checksum, and the config against
+    the stored buffer) and nothing is unpickled.  With ``compile=True`` the
+    loss, metrics, optimizer and its state come back too, so training resumes
+    where it stopped.
+
+    Raises
+    ------
+    ValueError
+        The file is not an intact, consistent model file (also a FIFO, a
+        device or another file that is not a regular file).
+    OSError
+        The path is missing or unreadable (FileNotFoundError, ...).
+    """
+    filepath = check_path(filepath, "filepath")
+    config, buffer = _io.load_model(filepath, FILE_KIND)
+    try:
+        return _from_config(config, buffer, compile)
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+        raise ValueError(f"{filepath!r}: invalid model configuration: "
+                         f"{str(exc)[:300]}") from None
+
+
+def _from_config(config, buffer, compile):
+    from annfast.keras.models import Sequential  # models imports this module
+
+    n_model = config["n_model_params"]
+    if isinstance(n_model, bool) or not isinstance(n_model, int):
+        raise ValueError(f"n_model_params must be an integer, got {n_model!r:.40}")
+    layer_cfgs = config["layers"]
+    if not isinstance(layer_cfgs, list) or not all(isinstance(c, dict) for c in layer_cfgs):
+        raise ValueError("'layers' must be a list of layer configurations")
+    if np.dtype(buffer.dtype).name != config["dtype"]:
+        raise ValueError(f"the config's dtype {config['dtype']!r:.40} is not the stored "
+                         f"weights' dtype {np.dtype(buffer.dtype).name}")
+    # The sizes the file claims must fit the stored buffer before any layer is
+    # built: a hand-crafted file must not make us allocate a huge model.
+    units = [cfg["units"] for cfg in layer_cfgs]
+    sizes = check_layers([config["input_dim"], *units], "the model's layer sizes")
+    full = _params.n_params(sizes)  # with every bias; layers without one have fewer
+    if not full - sum(units) <= n_model <= min(full, buffer.size):
+        raise ValueError(f"layer sizes {list(sizes)} do not fit the {buffer.size} stored values")
+    layers = [InputLayer(shape=(config["input_dim"],), dtype=config["dtype"],
+                         name=config["input_name"])]
+    for cfg in layer_cfgs:
+        if cfg.get("class_name") != "Dense":
+            raise ValueError(f"unsupported layer class {cfg.get('class_name')!r:.40}")
+        cfg = {k: v for k, v in cfg.items() if k != "class_name"}
+        layers.append(Dense(**cfg, dtype=config["dtype"]))
+    model = Sequential(layers, name=config["name"])
+    if model._params.size != n_model or buffer.size not in (n_model, 3 * n_model):
+        raise ValueError(f"{buffer.size} stored values do not fit {n_model} parameters")
+    if not np.isfinite(buffer).all():
+        raise ValueError("the stored weights contain NaN or infinity")
+    frozen = model._frozen_bias_index()
+    if frozen is not None:
+        # The kernels add these biases: they must be the zeros use_bias=False means,
+        # and so must their optimizer state, which training keeps at zero.
+        stored = [frozen] + ([frozen + n_model, frozen + 2 * n_model]
+                             if buffer.size == 3 * n_model else [])
+        if any(buffer[index].any() for index in stored):
+            raise ValueError("a layer with use_bias=False has non-zero stored biases")
+    model._params = buffer[:n_model].copy()
+    settings = config["compile"]
+    if compile and settings is not None:
+        opt_cfg = settings["optimizer"]
+        optimizer = optimizers_module.from_config(opt_cfg["class_name"], opt_cfg["config"])
+        optimizer.iterations = opt_cfg["iterations"]  # validated by the optimizer
+        if opt_cfg["has_state"]:
+            if buffer.size != 3 * n_model:
+                raise ValueError("the optimizer state is missing")
+            optimizer._state = buffer[n_model:].copy()
+        loss = None if settings["loss"] is None else losses_module.deserialize(settings["loss"])
+        model.compile(optimizer=optimizer, loss=loss, metrics=settings["metrics"])
+    return model
