@@ -4,6 +4,16 @@
 #error "TYPE must be defined before including af_train.template.c"
 #endif
 
+/* Rarely used code kept out of the hot functions, so that their inlining (and
+ * hence their floating-point contraction) is what it was before it existed. */
+#ifndef AF_NOINLINE
+#if defined(__GNUC__)
+#define AF_NOINLINE __attribute__((noinline))
+#else
+#define AF_NOINLINE
+#endif
+#endif
+
 static inline TYPE FN(af_clip)(TYPE p)
 {
     const TYPE lo = AF_TYPE_EPS, hi = (TYPE)1 - AF_TYPE_EPS;
@@ -157,7 +167,7 @@ static void FN(af_clip_gradient)(const af_net *net, const af_opt *opt, TYPE *g,
 }
 
 /* The rules of the optimizers added after the first five, Keras 3's forms. */
-static void FN(af_apply_rule)(af_opt *opt, TYPE *restrict p, TYPE *restrict state,
+static AF_NOINLINE void FN(af_apply_rule)(af_opt *opt, TYPE *restrict p, TYPE *restrict state,
                               const TYPE *restrict g, int64_t n)
 {
     const TYPE lr = (TYPE)opt->lr, eps = (TYPE)opt->epsilon, rho = (TYPE)opt->rho;
@@ -251,6 +261,32 @@ static void FN(af_apply_rule)(af_opt *opt, TYPE *restrict p, TYPE *restrict stat
     }
 }
 
+/* Keras' order after the batch gradient: the penalties' gradient (and value),
+ * clipping, then the decoupled weight decay p -= p wd lr. */
+static AF_NOINLINE void FN(af_step_options)(const af_net *net, af_opt *opt, TYPE *restrict p,
+                                            TYPE *restrict g, int64_t batch_len,
+                                            int64_t n_params)
+{
+    if (opt->penalties) {
+        double penalty = 0;
+        int64_t off = 0;
+        for (int64_t l = 0; l < net->n_layers; l++) {
+            const double *r = opt->penalties + 4 * l;
+            const int64_t n_w = net->sizes[l] * net->sizes[l + 1], n_b = net->sizes[l + 1];
+            penalty += FN(af_add_penalty)(p + off, g + off, n_w, r[0], r[1]);
+            penalty += FN(af_add_penalty)(p + off + n_w, g + off + n_w, n_b, r[2], r[3]);
+            off += n_w + n_b;
+        }
+        opt->penalty_sum += (double)batch_len * penalty;
+    }
+    if (opt->clipnorm > 0 || opt->global_clipnorm > 0 || opt->clipvalue > 0)
+        FN(af_clip_gradient)(net, opt, g, n_params);
+    if (opt->weight_decay != 0) {
+        const TYPE wd = (TYPE)opt->weight_decay, lr = (TYPE)opt->lr;
+        for (int64_t i = 0; i < n_params; i++) p[i] = p[i] - p[i] * wd * lr;
+    }
+}
+
 /* Apply one optimizer step from the summed gradient of a batch of batch_len
  * samples: g = (grad_W + l2 W) / batch_len for weights, grad_b / batch_len
  * for biases; then the penalties' gradient, clipping, the decoupled weight decay
@@ -273,25 +309,11 @@ static void FN(af_apply_step)(const af_net *net, af_opt *opt, TYPE *params, TYPE
         for (int64_t i = off + n_w; i < off + n_all; i++) g[i] = g[i] / n;
         off += n_all;
     }
-    /* The options below are each one test per batch when off. */
-    if (opt->penalties) {
-        double penalty = 0;
-        off = 0;
-        for (int64_t l = 0; l < net->n_layers; l++) {
-            const double *r = opt->penalties + 4 * l;
-            const int64_t n_w = net->sizes[l] * net->sizes[l + 1], n_b = net->sizes[l + 1];
-            penalty += FN(af_add_penalty)(p + off, g + off, n_w, r[0], r[1]);
-            penalty += FN(af_add_penalty)(p + off + n_w, g + off + n_w, n_b, r[2], r[3]);
-            off += n_w + n_b;
-        }
-        opt->penalty_sum += (double)batch_len * penalty;
-    }
-    if (opt->clipnorm > 0 || opt->global_clipnorm > 0 || opt->clipvalue > 0)
-        FN(af_clip_gradient)(net, opt, g, n_params);
-    if (opt->weight_decay != 0) {
-        const TYPE wd = (TYPE)opt->weight_decay;
-        for (int64_t i = 0; i < n_params; i++) p[i] = p[i] - p[i] * wd * lr;
-    }
+    /* Each option is one test per batch when off, and its code stays out of line:
+     * the first five rules then compile exactly as before (same bits). */
+    if (opt->penalties || opt->clipnorm > 0 || opt->global_clipnorm > 0 ||
+        opt->clipvalue > 0 || opt->weight_decay != 0)
+        FN(af_step_options)(net, opt, p, g, batch_len, n_params);
     if (opt->kind >= AF_OPT_ADAGRAD || (opt->kind == AF_OPT_ADAM && opt->amsgrad) ||
         (opt->kind == AF_OPT_RMSPROP && (opt->momentum > 0 || opt->centered))) {
         FN(af_apply_rule)(opt, p, state, g, n_params);
