@@ -209,7 +209,8 @@ static AF_NOINLINE void FN(af_apply_rule)(af_opt *opt, TYPE *restrict p, TYPE *r
         const double u_next = b1d * (1.0 - 0.5 * pow(0.96, t + 1.0));
         const double prod = (opt->t > 0 ? (double)state[2 * n] : 1.0) * u_t;
         const double prod_next = prod * u_next;
-        const TYPE c_m = (TYPE)(u_next / (1.0 - prod_next)), c_g = (TYPE)((1.0 - u_t) / (1.0 - prod));
+        const TYPE c_m = (TYPE)(u_next / (1.0 - prod_next));
+        const TYPE c_g = (TYPE)((1.0 - u_t) / (1.0 - prod));
         const TYPE bc2 = (TYPE)(1.0 - pow(opt->beta2, t));
         state[2 * n] = (TYPE)prod;
         opt->t += 1;

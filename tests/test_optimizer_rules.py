@@ -42,7 +42,8 @@ CONFIGS = [
     ("adam", {"lr": 0.02, "epsilon": 1e-7}),
     ("rmsprop", {"lr": 0.01, "epsilon": 1e-7}),
 ]
-IDS = [f"{name}-" + "-".join(k for k in opts if k not in ("lr", "epsilon")) for name, opts in CONFIGS]
+IDS = ["-".join([name] + [k for k in opts if k not in ("lr", "epsilon")])
+       for name, opts in CONFIGS]
 #: Options that change the result only when they act: the test checks they did.
 ACTING = ("clipnorm", "global_clipnorm", "clipvalue", "weight_decay", "penalties")
 
@@ -154,8 +155,6 @@ def test_lr_schedule_between_calls(rng):
     arch = _kernels.Arch(SIZES, [ACTIVATIONS["tanh"], ACTIVATIONS["softmax"]], LOSSES["ce"])
     params = random_params(SIZES, np.float64, rng)
     X, Y = make_data(rng, 12, SIZES, "ce", np.float64)
-    weights, biases = ref_layers(params, SIZES)
-    variables = [v for pair in zip(weights, biases) for v in pair]
     for optimizer in ("adam", "nadam", "adamax"):
         p = params.copy()
         w, b = ref_layers(params, SIZES)
@@ -170,7 +169,6 @@ def test_lr_schedule_between_calls(rng):
                                                  3, optimizer, ref_state, t=ref_t, lr=lr)
         assert t == ref_t == 4
         assert_matches(p, flatten(w, b), np.float64, f"{optimizer} scheduled")
-    del variables
 
 
 def test_penalty_gradient_equals_central_differences(rng):
