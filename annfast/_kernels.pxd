@@ -24,6 +24,10 @@ cdef extern from "af.h" nogil:
         AF_OPT_NESTEROV
         AF_OPT_ADAM
         AF_OPT_RMSPROP
+        AF_OPT_ADAGRAD
+        AF_OPT_ADADELTA
+        AF_OPT_ADAMAX
+        AF_OPT_NADAM
         AF_N_OPT
 
     cdef enum af_isa:
@@ -56,6 +60,17 @@ cdef extern from "af.h" nogil:
         double rho
         double epsilon
         int64_t t
+        int32_t amsgrad
+        int32_t centered
+        double initial_accumulator
+        double weight_decay
+        double clipvalue
+        double clipnorm
+        double global_clipnorm
+        const double *penalties
+        double penalty_sum
+
+    int64_t af_opt_state_size(const af_opt *opt, int64_t n)
 
     int af_cpu_isa()
     int64_t af_n_params(const af_net *net)

@@ -35,7 +35,22 @@ OPTIMIZER_CODES = {
     "nesterov": AF_OPT_NESTEROV,
     "adam": AF_OPT_ADAM,
     "rmsprop": AF_OPT_RMSPROP,
+    "adagrad": AF_OPT_ADAGRAD,
+    "adadelta": AF_OPT_ADADELTA,
+    "adamax": AF_OPT_ADAMAX,
+    "nadam": AF_OPT_NADAM,
+    "adamw": AF_OPT_ADAM,  # Adam whose weight_decay the caller sets (Keras' AdamW)
 }
+#: Which hyper-parameters each optimizer reads (and ``train`` validates).
+_OPTIMIZER_USES = {
+    "sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",),
+    "adam": ("beta1", "beta2", "epsilon"), "adamw": ("beta1", "beta2", "epsilon"),
+    "rmsprop": ("rho", "momentum", "epsilon"), "adagrad": ("epsilon",),
+    "adadelta": ("rho", "epsilon"), "adamax": ("beta1", "beta2", "epsilon"),
+    "nadam": ("beta1", "beta2", "epsilon"),
+}
+#: Optimizers that count steps in ``t`` (their bias corrections read it).
+STEP_COUNTING = ("adam", "adamw", "adamax", "nadam")
 OK = AF_OK
 E_NONFINITE = AF_E_NONFINITE
 
@@ -211,38 +226,52 @@ cdef int64_t _n_out_of_range(const int64_t[::1] values, int64_t n) noexcept:
     return bad
 
 
-def train(Arch arch, floating[::1] params, floating[::1] opt_state,
-          const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
-          int64_t batch_size=1, str optimizer="sgd", double lr=0.01, double l2=0.0,
-          double momentum=0.0, double beta1=0.9, double beta2=0.999, double rho=0.9,
-          double epsilon=1e-8, int64_t t=0):
-    """Train in place over ``X[order]``; return ``(status, loss_sum, n_done, t)``.
+cdef _check_hyper(str name, double value, double low, double high, bint high_open):
+    """ValueError naming ``name`` unless value is finite and in [low, high] (or [low, high))."""
+    ok = np.isfinite(value) and value >= low and (value < high if high_open else value <= high)
+    if not ok:
+        closing = ")" if high_open else "]"
+        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}{closing}, "
+                         f"got {value!r}")
 
-    params : (n_params,) updated in place.  opt_state : (2 * n_params,) optimizer
-    memory (velocity / moments), updated in place; may be empty for plain SGD.
-    Samples go in the given order, in batches of ``batch_size``.  ``status`` is
-    ``OK`` or ``E_NONFINITE`` (a sample's loss was NaN/inf: training stopped
-    before that sample's update, which is position ``n_done`` in ``order``).
-    ``t`` is the Adam step count after the call.
-    """
-    _check_params(arch, params.shape[0])
-    _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+
+cdef af_opt _make_opt(str optimizer, double lr, double l2, double momentum, double beta1,
+                      double beta2, double rho, double epsilon, int64_t t, bint amsgrad,
+                      bint centered, double initial_accumulator_value, double weight_decay,
+                      double clipvalue, double clipnorm, double global_clipnorm) except *:
+    """The validated optimizer settings (penalties aside); ValueError naming a bad one."""
     if optimizer not in OPTIMIZER_CODES:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZER_CODES)}, got {optimizer!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    cdef int kind = OPTIMIZER_CODES[optimizer]
-    if kind != AF_OPT_SGD and opt_state.shape[0] < 2 * arch.n_params:
-        raise ValueError(f"opt_state needs {2 * arch.n_params} values, got {opt_state.shape[0]}")
-    cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
-    if _n_out_of_range(order, n_rows):
-        for i in range(n_order):
-            if order[i] < 0 or order[i] >= n_rows:
-                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
-                                 "samples")
-
+    inf = float("inf")
+    uses = _OPTIMIZER_USES[optimizer]
+    _check_hyper("lr", lr, 0.0, inf, False)
+    _check_hyper("l2", l2, 0.0, inf, False)
+    if "momentum" in uses:
+        _check_hyper("momentum", momentum, 0.0, 1.0, False)
+    if "beta1" in uses:
+        _check_hyper("beta1", beta1, 0.0, 1.0, True)
+        _check_hyper("beta2", beta2, 0.0, 1.0, True)
+    if "rho" in uses:
+        _check_hyper("rho", rho, 0.0, 1.0, True)
+    if "epsilon" in uses:
+        _check_hyper("epsilon", epsilon, 0.0, inf, False)
+    if optimizer == "adagrad":
+        _check_hyper("initial_accumulator_value", initial_accumulator_value, 0.0, inf, False)
+    if amsgrad and optimizer not in ("adam", "adamw"):
+        raise ValueError(f"amsgrad=True applies to 'adam' and 'adamw' only, not {optimizer!r}")
+    if centered and optimizer != "rmsprop":
+        raise ValueError(f"centered=True applies to 'rmsprop' only, not {optimizer!r}")
+    if t < 0:
+        raise ValueError(f"t (steps taken) must be >= 0, got {t}")
+    _check_hyper("weight_decay", weight_decay, 0.0, inf, False)
+    clips = {"clipvalue": clipvalue, "clipnorm": clipnorm, "global_clipnorm": global_clipnorm}
+    for name, value in clips.items():
+        _check_hyper(name, value, 0.0, inf, False)
+    if sum(value > 0 for value in clips.values()) > 1:
+        raise ValueError("only one of clipvalue, clipnorm and global_clipnorm may be set "
+                         f"(> 0), got {clips}")
     cdef af_opt opt
-    opt.kind = kind
+    opt.kind = OPTIMIZER_CODES[optimizer]
     opt.lr = lr
     opt.l2 = l2
     opt.momentum = momentum
@@ -251,10 +280,104 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     opt.rho = rho
     opt.epsilon = epsilon
     opt.t = t
+    opt.amsgrad = amsgrad
+    opt.centered = centered
+    opt.initial_accumulator = initial_accumulator_value
+    opt.weight_decay = weight_decay
+    opt.clipvalue = clipvalue
+    opt.clipnorm = clipnorm
+    opt.global_clipnorm = global_clipnorm
+    opt.penalties = NULL
+    opt.penalty_sum = 0.0
+    return opt
+
+
+def opt_state_size(str optimizer, int64_t n_params, *, bint amsgrad=False,
+                   double momentum=0.0, bint centered=False):
+    """The length ``train`` needs of ``opt_state`` for ``optimizer`` on n_params
+    parameters (the flags as given to ``train``).  Slots of n_params values, in
+    order (see csrc/af.h): momentum/nesterov 1 (velocity); adam/adamw 2 (m, v),
+    3 with amsgrad (v_hat); rmsprop 1 (v), + 1 if momentum > 0, + 1 if centered
+    (mean gradient); adagrad 1 (the accumulator less initial_accumulator_value);
+    adadelta 2; adamax 2 (m, u); nadam 2 (m, v) and one value (the product of
+    the momentum schedule); sgd 0.  Zeros are a fresh start for every optimizer."""
+    if n_params < 0:
+        raise ValueError(f"n_params must be >= 0, got {n_params}")
+    cdef af_opt opt = _make_opt(optimizer, 0.0, 0.0, momentum, 0.9, 0.999, 0.9, 1e-7, 0,
+                                amsgrad, centered, 0.1, 0.0, 0.0, 0.0, 0.0)
+    return af_opt_state_size(&opt, n_params)
+
+
+def train(Arch arch, floating[::1] params, floating[::1] opt_state,
+          const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
+          int64_t batch_size=1, str optimizer="sgd", double lr=0.01, double l2=0.0,
+          double momentum=0.0, double beta1=0.9, double beta2=0.999, double rho=0.9,
+          double epsilon=1e-8, int64_t t=0, *, bint amsgrad=False, bint centered=False,
+          double initial_accumulator_value=0.1, double weight_decay=0.0,
+          double clipvalue=0.0, double clipnorm=0.0, double global_clipnorm=0.0,
+          penalties=None):
+    """Train in place over ``X[order]``; return ``(status, loss_sum, n_done, t)``.
+
+    params : (n_params,) updated in place.  opt_state : optimizer memory
+    (velocities, moments, accumulators) of at least ``opt_state_size(optimizer,
+    n_params, ...)`` values, zeros to start, updated in place; may be empty for
+    plain SGD.  Samples go in the given order, in batches of ``batch_size``.
+    ``status`` is ``OK`` or ``E_NONFINITE`` (a sample's loss was NaN/inf:
+    training stopped before that sample's update, which is position ``n_done``
+    in ``order``).  ``t`` is the step count after the call (``STEP_COUNTING``
+    optimizers add one per batch; their bias corrections use it, so a caller
+    that changes ``lr`` between calls passes the returned ``t`` back).
+
+    Each batch, in Keras' order: g = mean gradient (+ ``l2 * W / batch``, the
+    scikit-learn decay) + the gradient of ``penalties``; then clipping (at most
+    one of ``clipvalue`` element-wise, ``clipnorm`` per weight matrix and per
+    bias vector, ``global_clipnorm`` over all of g); then ``p -= p *
+    weight_decay * lr`` for every parameter; then the optimizer's rule, with
+    ``momentum``/``centered`` for rmsprop, ``amsgrad`` for adam/adamw, ``rho``
+    for rmsprop/adadelta, ``initial_accumulator_value`` for adagrad.
+
+    penalties : None or (n_layers, 4) floats >= 0: per layer (kernel_l1,
+        kernel_l2, bias_l1, bias_l2), Keras' regularizers: the batch loss gains
+        ``l1 sum|w| + l2 sum w^2``.  ``loss_sum`` then includes, per batch, the
+        batch's size times that penalty (at the batch's starting parameters), so
+        ``loss_sum / n`` is Keras' epoch loss.
+    """
+    _check_params(arch, params.shape[0])
+    _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    cdef af_opt opt = _make_opt(optimizer, lr, l2, momentum, beta1, beta2, rho, epsilon, t,
+                                amsgrad, centered, initial_accumulator_value, weight_decay,
+                                clipvalue, clipnorm, global_clipnorm)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    cdef int64_t need = af_opt_state_size(&opt, arch.n_params)
+    if opt_state.shape[0] < need:
+        raise ValueError(f"opt_state needs {need} values for optimizer={optimizer!r} with "
+                         f"these options ({arch.n_params} parameters), got "
+                         f"{opt_state.shape[0]}")
+    cdef const double[:, ::1] pen
+    if penalties is not None:
+        pen_arr = np.ascontiguousarray(penalties, dtype=np.float64)
+        if pen_arr.shape != (arch.net.n_layers, 4):
+            raise ValueError(f"penalties must have shape ({arch.net.n_layers}, 4) (per layer: "
+                             f"kernel_l1, kernel_l2, bias_l1, bias_l2), got {pen_arr.shape}")
+        if not (np.isfinite(pen_arr).all() and (pen_arr >= 0).all()):
+            raise ValueError(f"penalties must be finite and >= 0, got {pen_arr.tolist()}")
+        if pen_arr.any():  # all zero costs nothing: the kernel sees NULL
+            pen = pen_arr
+            opt.penalties = &pen[0, 0]
+    cdef int kind = opt.kind
+    cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
+    if _n_out_of_range(order, n_rows):
+        for i in range(n_order):
+            if order[i] < 0 or order[i] >= n_rows:
+                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
+                                 "samples")
     if n_order == 0:
         return AF_OK, 0.0, 0, t
 
-    if batch_size == 1 and kind == AF_OPT_SGD:
+    if (batch_size == 1 and kind == AF_OPT_SGD and opt.penalties == NULL
+            and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
+            and global_clipnorm == 0):
         return _sgd_dense(arch, params, X, Y, order, lr, l2) + (t,)
 
     dtype = np.float32 if floating is float else np.float64
@@ -287,6 +410,8 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
             status = af_train_f64(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
                                   &order[0], n_order, batch_size, &grad[0], &scratch[0],
                                   &total, &done)
+    if opt.penalties != NULL:
+        total += opt.penalty_sum
     return status, total, done if status != AF_OK else n_order, opt.t
 
 

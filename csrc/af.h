@@ -35,14 +35,24 @@ enum af_act {
  *   CE:  -sum_k y_k log a_k                                (a clipped to [eps, 1-eps]) */
 enum af_loss { AF_LOSS_MSE = 0, AF_LOSS_BCE = 1, AF_LOSS_CE = 2, AF_N_LOSS = 3 };
 
-/* Optimizers.  g is the batch gradient (mean over the batch, plus l2 * W / batch). */
+/* Optimizers.  g is the batch gradient (mean over the batch, plus l2 * W / batch,
+ * plus the gradient of the per-layer penalties), clipped, and after the decoupled
+ * weight decay p -= p wd lr (see af_opt).  The rules of the newer ones are Keras 3's
+ * (keras/src/optimizers/<name>.py); AdamW is ADAM with weight_decay. */
 enum af_opt_kind {
     AF_OPT_SGD = 0,      /* p -= lr g                                         */
     AF_OPT_MOMENTUM = 1, /* v = mu v - lr g; p += v                           */
     AF_OPT_NESTEROV = 2, /* v = mu v - lr g; p += mu v - lr g                 */
     AF_OPT_ADAM = 3,     /* m, v moments; p -= lr_t m / (sqrt(v) + eps)       */
+                         /*   amsgrad: v_hat = max(v_hat, v) in place of v    */
     AF_OPT_RMSPROP = 4,  /* v = rho v + (1-rho) g^2; p -= lr g / sqrt(v + eps) */
-    AF_N_OPT = 5
+                         /*   centered: a = rho a + (1-rho) g; v - a^2 + eps  */
+                         /*   momentum: s = mu s + that step; p -= s          */
+    AF_OPT_ADAGRAD = 5,  /* A += g^2; p -= lr g / sqrt(A + eps)               */
+    AF_OPT_ADADELTA = 6, /* Zeiler's, eps inside both square roots, times lr  */
+    AF_OPT_ADAMAX = 7,   /* u = max(b2 u, |g|); p -= lr m / ((1-b1^t)(u+eps)) */
+    AF_OPT_NADAM = 8,    /* Dozat's, Keras' schedule u_t = b1 (1 - 0.96^t / 2) */
+    AF_N_OPT = 9
 };
 
 /* Instruction sets the kernels are compiled for; chosen per call through
@@ -67,17 +77,50 @@ typedef struct {
     int32_t isa;          /* enum af_isa: which compiled variant runs  */
 } af_net;
 
-/* Optimizer hyper-parameters and step counter. */
+/* Optimizer hyper-parameters and step counter.  Every option past t is off at
+ * zero / NULL, and then the step is exactly the rule above. */
 typedef struct {
     int32_t kind;         /* enum af_opt_kind                                     */
     double lr;            /* learning rate                                        */
     double l2;            /* weight decay: g_W += l2 * W / batch_len (not biases) */
-    double momentum;      /* MOMENTUM / NESTEROV                                  */
-    double beta1, beta2;  /* ADAM                                                 */
-    double rho;           /* RMSPROP                                              */
-    double epsilon;       /* ADAM, RMSPROP                                        */
-    int64_t t;            /* ADAM steps taken so far; incremented per batch       */
+    double momentum;      /* MOMENTUM / NESTEROV / RMSPROP                        */
+    double beta1, beta2;  /* ADAM, ADAMAX, NADAM                                  */
+    double rho;           /* RMSPROP, ADADELTA                                    */
+    double epsilon;       /* ADAM, RMSPROP, ADAGRAD, ADADELTA, ADAMAX, NADAM      */
+    int64_t t;            /* steps taken so far by ADAM, ADAMAX, NADAM; +1 a batch */
+    int32_t amsgrad;      /* ADAM: divide by the running max of v (third slot)    */
+    int32_t centered;     /* RMSPROP: divide by the variance, not the 2nd moment  */
+    double initial_accumulator; /* ADAGRAD: A at the start (the slot holds A - it) */
+    double weight_decay;  /* decoupled, Keras': p -= p * wd * lr, every parameter  */
+    /* Clipping of g, at most one > 0: element-wise to [-clipvalue, clipvalue];
+     * each weight matrix and bias vector to norm clipnorm; all of g to norm
+     * global_clipnorm. */
+    double clipvalue, clipnorm, global_clipnorm;
+    /* Keras regularizers: NULL, or n_layers rows of (kernel_l1, kernel_l2,
+     * bias_l1, bias_l2); the batch loss gains l1 sum|w| + l2 sum w^2. */
+    const double *penalties;
+    double penalty_sum;   /* out: added to by batch_len * penalty, per batch       */
 } af_opt;
+
+/* The opt_state values the rule needs for n parameters.  Slots of n values,
+ * in order: MOMENTUM / NESTEROV velocity; ADAM m, v (, v_hat); RMSPROP v
+ * (, momentum if > 0) (, mean gradient if centered); ADAGRAD A less
+ * initial_accumulator; ADADELTA E[g^2], E[dx^2]; ADAMAX m, u; NADAM m, v and one
+ * value, the product of the u_t so far (read only when t > 0). */
+static inline int64_t af_opt_state_size(const af_opt *opt, int64_t n)
+{
+    switch (opt->kind) {
+    case AF_OPT_MOMENTUM:
+    case AF_OPT_NESTEROV:
+    case AF_OPT_ADAGRAD: return n;
+    case AF_OPT_ADAM: return (opt->amsgrad ? 3 : 2) * n;
+    case AF_OPT_RMSPROP: return (1 + (opt->momentum > 0) + (opt->centered != 0)) * n;
+    case AF_OPT_ADADELTA:
+    case AF_OPT_ADAMAX: return 2 * n;
+    case AF_OPT_NADAM: return 2 * n + 1;
+    default: return 0;
+    }
+}
 
 /* The best instruction set this CPU (and OS) supports, and the best this
  * build has variants for. */
@@ -105,7 +148,7 @@ int af_forward_f64(const af_net *net, const double *params, const double *X, int
  * shorter), updating params (and opt_state, opt->t) in place.
  *   X: (n, sizes[0]), Y: (n, sizes[L]); order: sample indices (validated < n).
  *   grad: af_n_params values (batches > 1 or optimizers other than plain SGD).
- *   opt_state: 2 * af_n_params values (zero to start; kept across calls).
+ *   opt_state: af_opt_state_size values (zero to start; kept across calls).
  *   scratch: af_sum_width + 2 * af_max_width values.
  * On return *loss_sum holds the sum of the per-sample losses of the samples
  * done and *n_done how many were done (all of them unless a loss was not

@@ -4,6 +4,16 @@
 #error "TYPE must be defined before including af_train.template.c"
 #endif
 
+/* Rarely used code kept out of the hot functions, so that their inlining (and
+ * hence their floating-point contraction) is what it was before it existed. */
+#ifndef AF_NOINLINE
+#if defined(__GNUC__)
+#define AF_NOINLINE __attribute__((noinline))
+#else
+#define AF_NOINLINE
+#endif
+#endif
+
 static inline TYPE FN(af_clip)(TYPE p)
 {
     const TYPE lo = AF_TYPE_EPS, hi = (TYPE)1 - AF_TYPE_EPS;
@@ -99,9 +109,189 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
     return loss;
 }
 
+/* Keras' regularizers on n values w: g += l1 sign(w) + 2 l2 w (sign(0) = 0, the
+ * derivative autograd gives |w| at 0); returns l1 sum|w| + l2 sum w^2. */
+static double FN(af_add_penalty)(const TYPE *restrict w, TYPE *restrict g, int64_t n,
+                                 double l1, double l2)
+{
+    const TYPE a = (TYPE)l1, b = (TYPE)(2.0 * l2);
+    double s1 = 0, s2 = 0;
+    if (l1 == 0 && l2 == 0) return 0;
+    for (int64_t i = 0; i < n; i++) {
+        const TYPE sign = (TYPE)((w[i] > 0) - (w[i] < 0));
+        s1 += fabs((double)w[i]);
+        s2 += (double)w[i] * (double)w[i];
+        g[i] += a * sign + b * w[i];
+    }
+    return l1 * s1 + l2 * s2;
+}
+
+/* Squared norm in double (no float overflow), and g *= clip / norm when the norm
+ * exceeds clip (Keras' clip_by_norm / clip_by_global_norm, which leave g alone
+ * otherwise). */
+static double FN(af_sum_sq)(const TYPE *g, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)g[i] * (double)g[i];
+    return s;
+}
+
+static void FN(af_clip_to_norm)(TYPE *g, int64_t n, double sum_sq, double clip)
+{
+    const double norm = sqrt(sum_sq);
+    if (!(norm > clip)) return;
+    const TYPE scale = (TYPE)(clip / norm);
+    for (int64_t i = 0; i < n; i++) g[i] *= scale;
+}
+
+/* Clipping of the batch gradient, before the weight decay and the rule (Keras'
+ * order).  Per variable means each weight matrix and each bias vector. */
+static void FN(af_clip_gradient)(const af_net *net, const af_opt *opt, TYPE *g,
+                                 int64_t n_params)
+{
+    if (opt->clipnorm > 0) {
+        int64_t off = 0;
+        for (int64_t l = 0; l < net->n_layers; l++) {
+            const int64_t n_w = net->sizes[l] * net->sizes[l + 1], n_b = net->sizes[l + 1];
+            FN(af_clip_to_norm)(g + off, n_w, FN(af_sum_sq)(g + off, n_w), opt->clipnorm);
+            FN(af_clip_to_norm)(g + off + n_w, n_b, FN(af_sum_sq)(g + off + n_w, n_b),
+                                opt->clipnorm);
+            off += n_w + n_b;
+        }
+    } else if (opt->global_clipnorm > 0) {
+        FN(af_clip_to_norm)(g, n_params, FN(af_sum_sq)(g, n_params), opt->global_clipnorm);
+    } else if (opt->clipvalue > 0) {
+        const TYPE hi = (TYPE)opt->clipvalue, lo = -hi;
+        for (int64_t i = 0; i < n_params; i++) g[i] = g[i] < lo ? lo : (g[i] > hi ? hi : g[i]);
+    }
+}
+
+/* The rules of the optimizers added after the first five, Keras 3's forms. */
+static AF_NOINLINE void FN(af_apply_rule)(af_opt *opt, TYPE *restrict p, TYPE *restrict state,
+                              const TYPE *restrict g, int64_t n)
+{
+    const TYPE lr = (TYPE)opt->lr, eps = (TYPE)opt->epsilon, rho = (TYPE)opt->rho;
+    const TYPE b1 = (TYPE)opt->beta1, b2 = (TYPE)opt->beta2;
+    TYPE *restrict s0 = state, *restrict s1 = state + n;
+    switch (opt->kind) {
+    case AF_OPT_ADAGRAD: {
+        const TYPE a0 = (TYPE)opt->initial_accumulator;
+        for (int64_t i = 0; i < n; i++) {
+            s0[i] += g[i] * g[i];
+            p[i] -= lr * g[i] / AF_SQRT(s0[i] + a0 + eps);
+        }
+        break;
+    }
+    case AF_OPT_ADADELTA:
+        for (int64_t i = 0; i < n; i++) {
+            s0[i] = rho * s0[i] + ((TYPE)1 - rho) * (g[i] * g[i]);
+            const TYPE d = -(AF_SQRT(s1[i] + eps) * g[i]) / AF_SQRT(s0[i] + eps);
+            s1[i] = rho * s1[i] + ((TYPE)1 - rho) * (d * d);
+            p[i] += lr * d;
+        }
+        break;
+    case AF_OPT_ADAMAX: {
+        opt->t += 1;
+        const TYPE bc1 = (TYPE)(1.0 - pow(opt->beta1, (double)opt->t));
+        for (int64_t i = 0; i < n; i++) {
+            s0[i] += (g[i] - s0[i]) * ((TYPE)1 - b1);
+            const TYPE ag = g[i] < 0 ? -g[i] : g[i], bu = b2 * s1[i];
+            s1[i] = bu > ag ? bu : ag;
+            p[i] -= lr * s0[i] / (bc1 * (s1[i] + eps));
+        }
+        break;
+    }
+    case AF_OPT_NADAM: {
+        /* The product of the momentum schedule u_1 .. u_t lives after the two
+         * slots; a fresh start (t = 0) begins it at 1. */
+        const double t = (double)(opt->t + 1), b1d = opt->beta1;
+        const double u_t = b1d * (1.0 - 0.5 * pow(0.96, t));
+        const double u_next = b1d * (1.0 - 0.5 * pow(0.96, t + 1.0));
+        const double prod = (opt->t > 0 ? (double)state[2 * n] : 1.0) * u_t;
+        const double prod_next = prod * u_next;
+        const TYPE c_m = (TYPE)(u_next / (1.0 - prod_next));
+        const TYPE c_g = (TYPE)((1.0 - u_t) / (1.0 - prod));
+        const TYPE bc2 = (TYPE)(1.0 - pow(opt->beta2, t));
+        state[2 * n] = (TYPE)prod;
+        opt->t += 1;
+        for (int64_t i = 0; i < n; i++) {
+            s0[i] += (g[i] - s0[i]) * ((TYPE)1 - b1);
+            s1[i] += (g[i] * g[i] - s1[i]) * ((TYPE)1 - b2);
+            const TYPE m_hat = c_m * s0[i] + c_g * g[i];
+            p[i] -= m_hat * lr / (AF_SQRT(s1[i] / bc2) + eps);
+        }
+        break;
+    }
+    case AF_OPT_ADAM: { /* amsgrad; the plain rule is in af_apply_step */
+        opt->t += 1;
+        const double t = (double)opt->t;
+        const TYPE lr_t =
+            (TYPE)(opt->lr * sqrt(1.0 - pow(opt->beta2, t)) / (1.0 - pow(opt->beta1, t)));
+        TYPE *restrict vmax = state + 2 * n;
+        for (int64_t i = 0; i < n; i++) {
+            s0[i] = b1 * s0[i] + ((TYPE)1 - b1) * g[i];
+            s1[i] = b2 * s1[i] + ((TYPE)1 - b2) * (g[i] * g[i]);
+            vmax[i] = vmax[i] > s1[i] ? vmax[i] : s1[i];
+            p[i] += -lr_t * s0[i] / (AF_SQRT(vmax[i]) + eps);
+        }
+        break;
+    }
+    case AF_OPT_RMSPROP: { /* with momentum and/or centered */
+        const TYPE mom = (TYPE)opt->momentum;
+        const int use_mom = opt->momentum > 0;
+        TYPE *restrict ms = state + n, *restrict avg = state + (use_mom ? 2 : 1) * n;
+        for (int64_t i = 0; i < n; i++) {
+            s0[i] = rho * s0[i] + ((TYPE)1 - rho) * (g[i] * g[i]);
+            TYPE denom = s0[i] + eps;
+            if (opt->centered) {
+                avg[i] = rho * avg[i] + ((TYPE)1 - rho) * g[i];
+                denom = s0[i] - avg[i] * avg[i] + eps;
+            }
+            const TYPE inc = lr * g[i] / AF_SQRT(denom);
+            if (use_mom) {
+                ms[i] = mom * ms[i] + inc;
+                p[i] -= ms[i];
+            } else {
+                p[i] -= inc;
+            }
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Keras' order after the batch gradient: the penalties' gradient (and value),
+ * clipping, then the decoupled weight decay p -= p wd lr. */
+static AF_NOINLINE void FN(af_step_options)(const af_net *net, af_opt *opt, TYPE *restrict p,
+                                            TYPE *restrict g, int64_t batch_len,
+                                            int64_t n_params)
+{
+    if (opt->penalties) {
+        double penalty = 0;
+        int64_t off = 0;
+        for (int64_t l = 0; l < net->n_layers; l++) {
+            const double *r = opt->penalties + 4 * l;
+            const int64_t n_w = net->sizes[l] * net->sizes[l + 1], n_b = net->sizes[l + 1];
+            penalty += FN(af_add_penalty)(p + off, g + off, n_w, r[0], r[1]);
+            penalty += FN(af_add_penalty)(p + off + n_w, g + off + n_w, n_b, r[2], r[3]);
+            off += n_w + n_b;
+        }
+        opt->penalty_sum += (double)batch_len * penalty;
+    }
+    if (opt->clipnorm > 0 || opt->global_clipnorm > 0 || opt->clipvalue > 0)
+        FN(af_clip_gradient)(net, opt, g, n_params);
+    if (opt->weight_decay != 0) {
+        const TYPE wd = (TYPE)opt->weight_decay, lr = (TYPE)opt->lr;
+        for (int64_t i = 0; i < n_params; i++) p[i] = p[i] - p[i] * wd * lr;
+    }
+}
+
 /* Apply one optimizer step from the summed gradient of a batch of batch_len
  * samples: g = (grad_W + l2 W) / batch_len for weights, grad_b / batch_len
- * for biases; then the rule of opt->kind, per parameter. */
+ * for biases; then the penalties' gradient, clipping, the decoupled weight decay
+ * and the rule of opt->kind, per parameter (Keras' order). */
 static void FN(af_apply_step)(const af_net *net, af_opt *opt, TYPE *params, TYPE *state,
                               TYPE *grad, int64_t batch_len, int64_t n_params)
 {
@@ -119,6 +309,16 @@ static void FN(af_apply_step)(const af_net *net, af_opt *opt, TYPE *params, TYPE
         for (int64_t i = off; i < off + n_w; i++) g[i] = (g[i] + l2 * p[i]) / n;
         for (int64_t i = off + n_w; i < off + n_all; i++) g[i] = g[i] / n;
         off += n_all;
+    }
+    /* Each option is one test per batch when off, and its code stays out of line:
+     * the first five rules then compile exactly as before (same bits). */
+    if (opt->penalties || opt->clipnorm > 0 || opt->global_clipnorm > 0 ||
+        opt->clipvalue > 0 || opt->weight_decay != 0)
+        FN(af_step_options)(net, opt, p, g, batch_len, n_params);
+    if (opt->kind >= AF_OPT_ADAGRAD || (opt->kind == AF_OPT_ADAM && opt->amsgrad) ||
+        (opt->kind == AF_OPT_RMSPROP && (opt->momentum > 0 || opt->centered))) {
+        FN(af_apply_rule)(opt, p, state, g, n_params);
+        return;
     }
     switch (opt->kind) {
     case AF_OPT_MOMENTUM:

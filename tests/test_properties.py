@@ -235,7 +235,7 @@ def test_training_on_extremes_never_crashes_and_stops_cleanly(problem, batch_siz
     sizes, names, loss, dtype, params, X, Y = problem
     arch = make_arch(sizes, names, loss)
     order = np.tile(np.arange(len(X)), 2)
-    state = np.zeros(2 * arch.n_params, dtype)
+    state = np.zeros(_kernels.opt_state_size(optimizer, arch.n_params), dtype)
     work = params.copy()
     with np.errstate(all="ignore"):
         status, loss_sum, done, t = _kernels.train(arch, work, state, X, Y, order, batch_size,
@@ -332,7 +332,7 @@ def test_wrong_kernel_calls_raise_and_write_nothing(problem, mutation, function)
         elif target == "batch":
             args["batch"] = 0
         else:
-            args["optimizer"] = "adamw"
+            args["optimizer"] = "adamx"
     before = args["params"].tobytes() if isinstance(args["params"], np.ndarray) else None
     with pytest.raises((ValueError, TypeError, IndexError, BufferError)):
         if function == "forward":
