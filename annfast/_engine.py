@@ -145,11 +145,14 @@ def as_inputs(X, dtype, argument="X", n_features=None):
 class Update:
     """How each step changes the parameters.
 
-    optimizer : kernel optimizer name; lr : step size (may change between
-    calls: schedules run from the front end); l2 : decay, g_W += l2 * W /
-    batch_len; batch_size : samples per step; the rest are the optimizers'
-    constants.  ``zero_biases`` holds indices of parameters kept at exactly
-    zero (biases of layers without one): they force one step per call.
+    optimizer : kernel optimizer name (``_kernels.OPTIMIZER_CODES``); lr : step
+    size (may change between calls: schedules run from the front end); l2 :
+    scikit-learn's decay, g_W += l2 * W / batch_len; batch_size : samples per
+    step; penalties : per-layer (kernel_l1, kernel_l2, bias_l1, bias_l2) terms
+    of the loss, Keras' regularizers (None: none); the rest are the
+    optimizers' constants and Keras' clipping and decoupled weight decay (see
+    ``_kernels.train``).  ``zero_biases`` holds indices of parameters kept at
+    exactly zero (biases of layers without one): they force one step per call.
     """
 
     lr: float
@@ -161,35 +164,67 @@ class Update:
     beta2: float = 0.999
     rho: float = 0.9
     epsilon: float = 1e-8
+    amsgrad: bool = False
+    centered: bool = False
+    initial_accumulator_value: float = 0.1
+    weight_decay: float = 0.0
+    clipvalue: float = 0.0
+    clipnorm: float = 0.0
+    global_clipnorm: float = 0.0
+    penalties: object = None
     zero_biases: object = None
 
     @property
     def per_sample_sgd(self):
-        return self.batch_size == 1 and self.optimizer == "sgd" and self.zero_biases is None
+        """Whether the lazy-decay per-sample kernel (and its sparse variant) applies."""
+        return (self.batch_size == 1 and self.optimizer == "sgd" and self.zero_biases is None
+                and self.penalties is None and not self.weight_decay
+                and not (self.clipvalue or self.clipnorm or self.global_clipnorm))
 
     def kernel_args(self):
-        return dict(batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
+        args = dict(batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
                     l2=self.l2, momentum=self.momentum, beta1=self.beta1, beta2=self.beta2,
-                    rho=self.rho, epsilon=self.epsilon)
+                    rho=self.rho, epsilon=self.epsilon, amsgrad=self.amsgrad,
+                    centered=self.centered,
+                    initial_accumulator_value=self.initial_accumulator_value,
+                    weight_decay=self.weight_decay, clipvalue=self.clipvalue,
+                    clipnorm=self.clipnorm, global_clipnorm=self.global_clipnorm)
+        if self.penalties is not None:
+            args["penalties"] = self.penalties
+        return args
+
+    def state_size(self, n_params):
+        return _kernels.opt_state_size(self.optimizer, n_params, amsgrad=self.amsgrad,
+                                       momentum=self.momentum, centered=self.centered)
+
+    @property
+    def counts_steps(self):
+        """Whether the optimizer's bias corrections use the step count ``t``."""
+        return self.optimizer in _kernels.STEP_COUNTING
 
 
 @dataclasses.dataclass
 class OptimizerState:
-    """The optimizer's memory (velocity or moments) and its step count."""
+    """The optimizer's memory (velocity, moments, accumulators) and its step count."""
 
     state: np.ndarray
     t: int = 0
 
     @classmethod
-    def fresh(cls, optimizer, n_params, dtype):
-        return cls(np.zeros(0 if optimizer == "sgd" else 2 * n_params, dtype=dtype), 0)
+    def fresh(cls, update, n_params, dtype):
+        """Zeros for ``update`` (an Update, or an optimizer name with default flags)."""
+        return cls(np.zeros(_as_update(update).state_size(n_params), dtype=dtype), 0)
 
     def copy(self):
         return OptimizerState(self.state.copy(), self.t)
 
-    def fits(self, optimizer, n_params, dtype):
-        size = 0 if optimizer == "sgd" else 2 * n_params
+    def fits(self, update, n_params, dtype):
+        size = _as_update(update).state_size(n_params)
         return self.state.size == size and self.state.dtype == dtype
+
+
+def _as_update(update):
+    return Update(lr=0.0, optimizer=update) if isinstance(update, str) else update
 
 
 # -- the epoch runner --------------------------------------------------------------------
@@ -306,14 +341,13 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
 
 
 def _hold_at_zero(params, state, index):
-    """Put the held biases, and their optimizer memory, back to exactly zero.
-    A bias and its memory only feed back into themselves, so this is exactly
-    training a layer without them."""
+    """Put the held biases, and their optimizer memory (every slot of it), back
+    to exactly zero.  A bias and its memory only feed back into themselves, so
+    this is exactly training a layer without them."""
     params[index] = 0
-    if state.size:
-        n_params = params.size
-        state[index] = 0
-        state[index + n_params] = 0
+    n_params = params.size
+    for slot in range(state.size // n_params):
+        state[slot * n_params + index] = 0
 
 
 @dataclasses.dataclass

@@ -146,7 +146,7 @@ def test_options_list_the_kernels_activations_and_presets(server):
     assert opts["activations"] == trainer.hidden_activations()
     assert {"relu", "tanh", "sigmoid", "identity"} <= set(opts["activations"])
     assert "softmax" not in opts["activations"]
-    assert opts["regularizations"][:2] == ["none", "L2"]
+    assert opts["regularizations"] == ["none", "L1", "L2"]
     presets = opts["presets"]
     assert presets["deep-sigmoid"]["config"]["activation"] == "sigmoid"
     assert presets["deep-relu"]["config"]["activation"] == "relu"
@@ -156,13 +156,22 @@ def test_options_list_the_kernels_activations_and_presets(server):
         assert config.check_config(p["config"]) == p["config"]
 
 
-def test_l1_is_offered_only_when_the_kernel_takes_it(server):
+def test_l1_trains_through_the_kernel_and_shrinks_the_weights(server):
     status, reply = request(server, "POST", "/api/sessions", {"regularization": "L1"})
-    if "L1" in trainer.regularizations():
-        assert status == 200
-        close(server, reply["session"])
-    else:
-        assert status == 400 and "regularization" in reply["error"]
+    assert status == 200
+    close(server, reply["session"])
+    # The objective sum_i loss_i + rate * ||W||_1: with a large rate the weights
+    # shrink, and a weight's L1 gradient is rate * sign(w) / n per batch.
+    pts, y = datasets.generate("xor", 200, 10, seed=2)
+    X = datasets.features(pts, ["x1", "x2"])
+    norms = {}
+    for penalty in ("none", "L1"):
+        net = trainer.Network([2, 6, 1], "tanh", False, seed=3)
+        for _ in range(30):
+            net.train_epoch(X, y.reshape(-1, 1), np.arange(len(y)), 10, 0.1, penalty, 5.0)
+        weights, _ = net.weights()
+        norms[penalty] = sum(np.abs(W).sum() for W in weights)
+    assert norms["L1"] < 0.8 * norms["none"]
 
 
 # -- a session's life ------------------------------------------------------------------

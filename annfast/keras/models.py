@@ -418,7 +418,6 @@ class Sequential:
         data = _engine.prepare(network, X, update)  # proves x finite
         n = len(X)
         steps = -(-n // batch_size)
-        adam = update.optimizer == "adam"
 
         with _engine.training(self, f"model {self.name!r}"):
             if not self.built:
@@ -456,7 +455,9 @@ class Sequential:
                 history.on_epoch_end(epoch, logs)
                 return False
 
-            opt = _engine.OptimizerState(state, self.optimizer.iterations if adam else 0)
+            # Optimizers with bias corrections count their steps as Keras' iterations.
+            opt = _engine.OptimizerState(
+                state, self.optimizer.iterations if update.counts_steps else 0)
             # A live bar on a terminal is redrawn between kernel calls; otherwise the
             # epoch runs without a Python call between its kernel calls.
             live = verbose == 1 and _progress.Progress(steps, verbose).dynamic

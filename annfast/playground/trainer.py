@@ -6,11 +6,9 @@ engine under NeuralNet, the scikit-learn estimators and the Keras models.
 Keep this module narrow: the rest of the playground only calls ``Network``.
 """
 
-import inspect
-
 import numpy as np
 
-from annfast import _engine, _kernels, _params
+from annfast import _engine, _params
 from annfast.activations import ACTIVATIONS, activate_inplace, mean_loss
 
 #: Weight initialisation: Keras' default, so that an exported Keras script
@@ -27,16 +25,9 @@ def hidden_activations():
     return [name for name in ACTIVATIONS if name != "softmax"]
 
 
-def _train_keywords():
-    try:
-        return set(inspect.signature(_kernels.train).parameters)
-    except (TypeError, ValueError):  # a compiled function without a signature
-        return set()
-
-
 def regularizations():
-    """'none', 'L2', and 'L1' only if the training kernel takes an ``l1`` argument."""
-    return ["none", "L2"] + (["L1"] if "l1" in _train_keywords() else [])
+    """The penalties the page offers: none, L1 (Keras' kernel regularizer) and L2."""
+    return ["none", "L1", "L2"]
 
 
 class Network:
@@ -64,16 +55,18 @@ class Network:
 
         ``rate`` is the strength of the penalty in the objective
         ``sum_i loss_i + rate * R(W)`` (R = ||W||^2 / 2 for L2, ||W||_1 for L1), the
-        convention of ``NeuralNet(reg_lambda=...)``.  The kernel averages the
-        gradient over a batch and adds ``l2 * W / batch``, so the same objective
-        needs ``l2 = rate * batch / n``.
+        convention of ``NeuralNet(reg_lambda=...)``, so each batch's mean gradient
+        gets ``rate * R'(W) / n``.  The kernel adds ``l2 * W / batch`` for L2, so
+        ``l2 = rate * batch / n``; an L1 penalty on the weights (Keras' kernel
+        regularizer, added once per batch) of ``rate / n`` per layer.
         """
         n = len(order)
         update = _engine.Update(lr=lr, batch_size=batch_size)
         if penalty == "L2":
             update.l2 = rate * batch_size / n
         elif penalty == "L1":
-            update.l1 = rate * batch_size / n
+            update.penalties = np.zeros((len(self.sizes) - 1, 4))
+            update.penalties[:, 0] = rate / n
         data = self._prepared(X, update)
         result = _engine.train_epoch(self.network, self.params, data, Y, order, update)
         if result.status is not _engine.Status.DONE:
