@@ -179,6 +179,7 @@ class Update:
         """Whether the lazy-decay per-sample kernel (and its sparse variant) applies."""
         return (self.batch_size == 1 and self.optimizer == "sgd" and self.zero_biases is None
                 and self.penalties is None and not self.weight_decay
+                and self.lr * self.l2 <= _kernels.LAZY_DECAY_MAX
                 and not (self.clipvalue or self.clipnorm or self.global_clipnorm))
 
     def kernel_args(self):

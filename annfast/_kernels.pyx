@@ -51,6 +51,10 @@ _OPTIMIZER_USES = {
 }
 #: Optimizers that count steps in ``t`` (their bias corrections read it).
 STEP_COUNTING = ("adam", "adamw", "adamax", "nadam")
+#: The per-sample kernels keep the L2 decay as a scale (1 - lr * l2) per layer;
+#: at or near a factor of zero the scale cannot be divided by, so larger
+#: decays take the plain (eager) update instead.  The sparse kernel needs it.
+LAZY_DECAY_MAX = 0.5
 OK = AF_OK
 E_NONFINITE = AF_E_NONFINITE
 
@@ -377,7 +381,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
 
     if (batch_size == 1 and kind == AF_OPT_SGD and opt.penalties == NULL
             and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
-            and global_clipnorm == 0):
+            and global_clipnorm == 0 and lr * l2 <= LAZY_DECAY_MAX):
         return _sgd_dense(arch, params, X, Y, order, lr, l2) + (t,)
 
     dtype = np.float32 if floating is float else np.float64
@@ -447,6 +451,9 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     sizes[0] columns); only the first-layer weights of non-zero inputs are touched.
     Returns ``(status, loss_sum, n_done)``.
     """
+    if not lr * l2 <= LAZY_DECAY_MAX:
+        raise ValueError(f"lr * l2 must be <= {LAZY_DECAY_MAX} for the sparse kernel's lazy "
+                         f"decay, got {lr * l2}")
     _check_params(arch, params.shape[0])
     cdef int64_t n_rows = indptr.shape[0] - 1, n_in = arch.sizes[0], i
     cdef int64_t nnz = indices.shape[0]

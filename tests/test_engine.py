@@ -330,3 +330,43 @@ def test_sizes_too_large_are_refused_before_any_allocation():
 
 def test_the_kernels_report_every_status_they_can_return():
     assert {_kernels.OK, _kernels.E_NONFINITE} == {0, -1}
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("decay_product", [1.0, 0.75, 0.5])
+def test_a_decay_factor_of_zero_is_not_divergence(sparse, decay_product):
+    """learning_rate * reg_lambda / n == 1 zeroes the weights before each step's
+    gradient: the reference stays finite, and so must the kernels (the lazy
+    per-layer scale cannot be divided by zero, so large decays step eagerly)."""
+    rng = np.random.default_rng(0)
+    n = 10
+    X = (rng.random((n, 30)) < 0.1).astype(float) if sparse else rng.normal(size=(n, 30))
+    y = rng.integers(0, 3, n)
+    net = NeuralNet([30, 6, 3], learning_rate=0.5, reg_lambda=decay_product * n / 0.5, seed=2)
+    weights = [w.copy() for w in net.weights]
+    biases = [b[:, 0].copy() for b in net.biases]
+    net.fit(X, y, epochs=2, shuffle=False)
+    Y = np.eye(3)[y]
+    for _ in range(2):
+        reference.sgd_epoch(weights, biases, ["relu", "softmax"], "ce", X, Y, np.arange(n),
+                            0.5, decay_product / 0.5)
+    for got, want in zip(net.weights + [b[:, 0] for b in net.biases], weights + biases):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["Adam", "RMSprop"])
+def test_keras_epsilon_must_be_positive(name):
+    from annfast import keras
+
+    with pytest.raises(ValueError, match="epsilon must be > 0"):
+        getattr(keras.optimizers, name)(epsilon=0.0)
+    optimizer = getattr(keras.optimizers, name)()
+    optimizer.epsilon = 0.0
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=2)])
+    model.compile(loss="mse", optimizer=optimizer)
+    before = model.get_weights()
+    X = np.zeros((8, 2))
+    X[:, 1] = np.arange(8)  # the first feature is all zero: its gradient is always zero
+    with pytest.raises(ValueError, match="epsilon must be > 0"):
+        model.fit(X, np.ones(8), verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))

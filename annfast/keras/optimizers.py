@@ -154,12 +154,12 @@ class RMSprop(Optimizer):
             raise ValueError("RMSprop(centered=True) is not supported; only centered=False is")
         self.momentum = 0.0
         self.centered = False
-        self.epsilon = check_scalar(epsilon, "epsilon", low=0)
+        self.epsilon = _check_epsilon(epsilon)
 
     def _kernel_args(self):
         return {**super()._kernel_args(),
                 "rho": check_scalar(self.rho, "rho", low=0, high=1, high_inclusive=False),
-                "epsilon": check_scalar(self.epsilon, "epsilon", low=0)}
+                "epsilon": _check_epsilon(self.epsilon)}
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -187,7 +187,7 @@ class Adam(Optimizer):
         super().__init__(learning_rate, name)
         self.beta_1 = check_scalar(beta_1, "beta_1", low=0, high=1, high_inclusive=False)
         self.beta_2 = check_scalar(beta_2, "beta_2", low=0, high=1, high_inclusive=False)
-        self.epsilon = check_scalar(epsilon, "epsilon", low=0)
+        self.epsilon = _check_epsilon(epsilon)
         if amsgrad:
             raise ValueError("Adam(amsgrad=True) is not supported; only amsgrad=False is")
         self.amsgrad = False
@@ -198,7 +198,7 @@ class Adam(Optimizer):
                                       high_inclusive=False),
                 "beta2": check_scalar(self.beta_2, "beta_2", low=0, high=1,
                                       high_inclusive=False),
-                "epsilon": check_scalar(self.epsilon, "epsilon", low=0)}
+                "epsilon": _check_epsilon(self.epsilon)}
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -207,6 +207,12 @@ class Adam(Optimizer):
 
 #: Strings accepted by ``compile(optimizer=...)``.
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def _check_epsilon(epsilon):
+    # With epsilon = 0, a parameter whose gradient is always zero (a constant or
+    # all-zero feature) divides 0 by 0 and turns the model NaN.
+    return check_scalar(epsilon, "epsilon", low=0, low_inclusive=False)
 
 
 def get(identifier):
