@@ -14,7 +14,6 @@ Environment variables read at build time:
 import os
 
 import numpy as np
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -34,7 +33,16 @@ CFLAGS_DEFAULT = ["-O3", "-std=gnu99"]
 
 
 class BuildExt(build_ext):
-    """Chooses the compile flags for the compiler actually used."""
+    """Cythonizes when extensions are actually built (making an sdist runs no
+    Cython), and chooses the compile flags for the compiler actually used."""
+
+    def run(self):
+        from Cython.Build import cythonize
+
+        for ext, c_ext in zip(self.extensions,
+                              cythonize(self.extensions, compiler_directives=DIRECTIVES)):
+            ext.sources, ext.depends = c_ext.sources, c_ext.depends
+        super().run()
 
     def build_extensions(self):
         flags = CFLAGS.get(self.compiler.compiler_type, CFLAGS_DEFAULT)
@@ -44,7 +52,7 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-directives = {
+DIRECTIVES = {
     "language_level": 3,
     "boundscheck": DEBUG,
     "wraparound": False,
@@ -67,7 +75,4 @@ extensions = [
     )
 ]
 
-setup(
-    ext_modules=cythonize(extensions, compiler_directives=directives),
-    cmdclass={"build_ext": BuildExt},
-)
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})
