@@ -4,12 +4,10 @@
 #error "TYPE must be defined before including af_dense.template.c"
 #endif
 
-/* <x, y> over n values, in native SIMD vectors (GCC vector extensions;
+/* <x, y> over n values, in native SIMD vectors (FN(af_vec), af_types.h;
  * AF_VEC_BYTES is 16, 32 or 64 by ISA) with four accumulators to hide the
  * add latency, then the lanes in order, then the tail.  The order depends on
  * the ISA but never on the data: the same bits on every run. */
-typedef TYPE FN(af_vec) __attribute__((vector_size(AF_VEC_BYTES)));
-#define AF_VLEN ((int64_t)(AF_VEC_BYTES / sizeof(TYPE)))
 static inline TYPE FN(af_dot)(const TYPE *restrict x, const TYPE *restrict y, int64_t n)
 {
     FN(af_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, u0, v0, u1, v1, u2, v2, u3, v3;
@@ -35,7 +33,7 @@ static inline TYPE FN(af_dot)(const TYPE *restrict x, const TYPE *restrict y, in
     }
     a0 = (a0 + a1) + (a2 + a3);
     TYPE s = 0;
-    for (int64_t k = 0; k < AF_VLEN; k++) s += a0[k];
+    for (int64_t k = 0; k < AF_VLEN; k++) s += AF_LANE(a0, k);
     for (; i < n; i++) s += x[i] * y[i];
     return s;
 }
@@ -67,10 +65,10 @@ static inline void FN(af_rows_dot)(const TYPE *restrict W, const TYPE *restrict 
         }
         TYPE s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         for (int64_t k = 0; k < AF_VLEN; k++) {
-            s0 += a0[k];
-            s1 += a1[k];
-            s2 += a2[k];
-            s3 += a3[k];
+            s0 += AF_LANE(a0, k);
+            s1 += AF_LANE(a1, k);
+            s2 += AF_LANE(a2, k);
+            s3 += AF_LANE(a3, k);
         }
         for (; i < n_in; i++) {
             s0 += W0[i] * in[i];
@@ -120,7 +118,7 @@ static inline TYPE *FN(af_forward_sample)(const af_net *net, const TYPE *params,
  * samples.  Every sum runs in af_rows_dot's order (one vector accumulator,
  * lanes in order, then the tail): a sample's outputs have the same bits alone
  * or in a batch.  R is a constant where this is inlined. */
-static inline __attribute__((always_inline)) void FN(af_tile_dot)(
+static inline AF_ALWAYS_INLINE void FN(af_tile_dot)(
     const TYPE *restrict W, const TYPE *restrict b, int64_t n_in, int64_t j0,
     const TYPE *restrict A, int64_t lda, const int R, TYPE *restrict Z, int64_t ldz)
 {
@@ -148,7 +146,7 @@ static inline __attribute__((always_inline)) void FN(af_tile_dot)(
         const TYPE *restrict a = A + r * lda;
         TYPE t[4] = {0, 0, 0, 0};
         for (int c = 0; c < 4; c++)
-            for (int64_t k = 0; k < AF_VLEN; k++) t[c] += acc[r][c][k];
+            for (int64_t k = 0; k < AF_VLEN; k++) t[c] += AF_LANE(acc[r][c], k);
         for (int64_t k = i; k < n_in; k++) {
             t[0] += w0[k] * a[k];
             t[1] += w1[k] * a[k];
@@ -161,7 +159,7 @@ static inline __attribute__((always_inline)) void FN(af_tile_dot)(
 
 /* Z := act(A W^T + b) for R samples (rows of A, lda) through one layer; with
  * check, *check += every sum before the activation. */
-static inline __attribute__((always_inline)) void FN(af_block_layer)(
+static inline AF_ALWAYS_INLINE void FN(af_block_layer)(
     int32_t act, TYPE slope, const TYPE *restrict W, const TYPE *restrict b, int64_t n_in,
     int64_t n_out, const TYPE *restrict A, int64_t lda, const int R, TYPE *restrict Z,
     int64_t ldz, TYPE *check)
@@ -191,7 +189,7 @@ static inline __attribute__((always_inline)) void FN(af_block_layer)(
 /* R samples of X (rows at x, n_x apart) through every layer into out (n_y
  * apart); scratch holds 2 * R * af_max_width values.  *check += the sums of
  * the first layer. */
-static inline __attribute__((always_inline)) void FN(af_forward_block)(
+static inline AF_ALWAYS_INLINE void FN(af_forward_block)(
     const af_net *net, const TYPE *params, const TYPE *x, const int R, TYPE *out,
     TYPE *scratch, int64_t max_width, TYPE *check)
 {

@@ -1,7 +1,9 @@
 /* annfast: instantiates the kernel templates for float and double, once per
- * instruction set (baseline x86-64, AVX2+FMA, AVX-512 where the compiler can),
- * and dispatches each public af_*_f32/_f64 call on net->isa.  No -march flag
- * is needed: each variant carries its own target, so one build runs anywhere. */
+ * instruction set (baseline x86-64, AVX2+FMA, AVX-512 with gcc and clang on
+ * x86-64), and dispatches each public af_*_f32/_f64 call on net->isa.  No
+ * -march flag is needed: each variant carries its own target, so one build
+ * runs anywhere.  Elsewhere (ARM64: NEON through the vector extensions) and in
+ * the portable variant (af_common.h) only the baseline is built. */
 #include "af_common.h"
 
 int64_t af_n_params(const af_net *net)
@@ -26,27 +28,58 @@ int64_t af_sum_width(const af_net *net)
 }
 
 
-/* Baseline x86-64 (SSE2), and every other machine. */
+/* Baseline x86-64 (SSE2), every other machine, and the portable variant
+ * (where AF_VEC_BYTES only sets the forward pass's block of samples). */
 #define AF_ISA _base
 #define AF_VEC_BYTES 16
 #include "af_instantiate.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* Which variant this build holds, for tools/kernel_variant.py to read back. */
+#if defined(AF_PORTABLE)
+#define AF_VARIANT "portable"
+#elif AF_X86_SIMD
+#define AF_VARIANT "x86-64 dispatch: baseline, avx2, avx512"
+#else
+#define AF_VARIANT "vector extensions"
+#endif
+const char af_kernel_variant[] = "annfast kernel variant: " AF_VARIANT;
+
+#if AF_X86_SIMD
 #define AF_X86_DISPATCH 1
 
+/* Each variant's functions get its target: gcc through its target pragma,
+ * clang through an attribute pushed onto every function of the region. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define AF_ISA _avx2
 #define AF_VEC_BYTES 32
 #include "af_instantiate.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,popcnt"))), apply_to = function)
+#pragma clang attribute push(__attribute__((min_vector_width(512))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,popcnt,prefer-vector-width=512")
+#endif
 #define AF_ISA _avx512
 #define AF_VEC_BYTES 64
 #include "af_instantiate.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 int af_cpu_isa(void)
@@ -68,7 +101,7 @@ int af_cpu_isa(void)
     ((isa) == AF_ISA_AVX512 ? name##_avx512 args                                               \
                             : (isa) == AF_ISA_AVX2 ? name##_avx2 args : name##_base args)
 #else
-#define AF_PICK(isa, name, args) name##_base args
+#define AF_PICK(isa, name, args) ((void)(isa), name##_base args)
 #endif
 
 #define AF_PUBLIC(T, S)                                                                        \

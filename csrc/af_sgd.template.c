@@ -161,7 +161,7 @@ static inline void FN(af_sparse_forward)(const TYPE *restrict wt0, int64_t n_out
     for (; j + 4 * AF_VLEN <= n_out; j += 4 * AF_VLEN) {
         /* Two sets of sums, for the even and the odd inputs, halve the chain
          * of dependent multiply-adds. */
-        FN(af_vec) a[4] = {{0}, {0}, {0}, {0}}, e[4] = {{0}, {0}, {0}, {0}};
+        FN(af_vec) a[4] = {0}, e[4] = {0};
         int64_t k = 0;
         for (; k + 2 <= nnz; k += 2) {
             FN(af_add_tile)(a, wt0 + idx[k] * n_out + j, val[k]);
@@ -364,10 +364,10 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
              * ask for them now, so they arrive while this sample trains. */
             const int64_t r1 = order[s + 1], a = indptr[r1], b = indptr[r1 + 1];
             for (int64_t q = a; q < b; q += 64 / sizeof(int64_t)) {
-                __builtin_prefetch(indices + q);
-                __builtin_prefetch(data + q);
+                AF_PREFETCH(indices + q);
+                AF_PREFETCH(data + q);
             }
-            __builtin_prefetch(Y + r1 * n_y);
+            AF_PREFETCH(Y + r1 * n_y);
         }
         const double loss = FN(af_sgd_one)(net, params, scales, decay, lr, NULL, wt0,
                                            indices + start, data + start, indptr[r + 1] - start,

@@ -24,3 +24,16 @@
 #error "define AF_FLOAT32 or AF_FLOAT64 before including af_types.h"
 #endif
 #define FN(name) AF_CAT(AF_CAT(name, SUFFIX), AF_ISA)
+
+/* FN(af_vec): one SIMD register of AF_VLEN TYPEs, a GCC vector-extension type
+ * of AF_VEC_BYTES.  In the portable variant it is TYPE itself (AF_VLEN 1), so
+ * the templates' vector loops become plain loops.  AF_LANE(v, k): lane k. */
+#ifdef AF_PORTABLE
+typedef TYPE FN(af_vec);
+#define AF_VLEN ((int64_t)1)
+#define AF_LANE(v, k) (v)
+#else
+typedef TYPE FN(af_vec) __attribute__((vector_size(AF_VEC_BYTES)));
+#define AF_VLEN ((int64_t)(AF_VEC_BYTES / sizeof(TYPE)))
+#define AF_LANE(v, k) ((v)[k])
+#endif

@@ -7,4 +7,5 @@
 #undef AF_TYPE_EPS
 #undef FN
 #undef AF_VLEN
+#undef AF_LANE
 #undef AF_GEMM_FN

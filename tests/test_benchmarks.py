@@ -8,6 +8,7 @@ arithmetic (paired ratios, exponents) and that rewriting RESULTS.md keeps the
 hand-written text.  Timings themselves are never asserted.
 """
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,11 +18,19 @@ import pytest
 
 from annfast import reference
 
-# benchmarks/ is not installed with annfast: make the repository root importable
-# when pytest is started as `pytest` too (`python -m pytest` already has it).
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+# benchmarks/ is not installed with annfast: import it from the repository by
+# its location.  Putting the repository root on sys.path instead would let the
+# source tree's annfast/ shadow the installed one, here and in the worker
+# processes of later tests (loky hands them this sys.path).
+_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+if "benchmarks" not in sys.modules:
+    if not (_BENCH / "__init__.py").is_file():
+        pytest.skip(f"no benchmarks/ package beside {Path(__file__).parent}",
+                    allow_module_level=True)
+    _spec = importlib.util.spec_from_file_location(
+        "benchmarks", _BENCH / "__init__.py", submodule_search_locations=[str(_BENCH)])
+    sys.modules["benchmarks"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["benchmarks"])
 
 from benchmarks import compare, report  # noqa: E402
 from benchmarks import contenders as C  # noqa: E402
