@@ -690,7 +690,8 @@ class _FullBatchLoss:
     def __call__(self, packed):
         params = self.params
         params[self.order] = packed
-        loss_sum, grad = _engine.loss_and_gradient(self.network, params, self.inputs, self.Y)
+        loss_sum, grad = _engine.loss_and_gradient_blas(self.network, params, self.inputs,
+                                                         self.Y)
         W = params[self.weights].astype(np.float64)
         grad = grad.astype(np.float64)
         grad[self.weights] += self.alpha * W

@@ -251,3 +251,28 @@ def test_verbose_is_passed_to_scipy_as_sklearn_does(monkeypatch):
     # (scipy >= 1.15 has no iprint: then scikit-learn passes none, nor do we.)
     assert seen[0] == seen[1] and seen[2] == seen[3]
     assert seen[0]["maxfun"] == 40 and seen[0]["maxiter"] == 3 and seen[0]["gtol"] == 1e-3
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
+@pytest.mark.parametrize("block", [1, 7, 50, 1024])
+def test_blas_gradient_equals_the_per_sample_kernel(dtype, tol, block):
+    from annfast import _engine, _kernels
+    from annfast.sklearn import _network
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 6)).astype(dtype)
+    Y = rng.normal(size=(50, 3)).astype(dtype)
+    network = _network((6, 9, 4, 3), "tanh", "identity", dtype)
+    params = rng.normal(0, 0.5, network.n_params).astype(dtype)
+    grad, loss = _kernels.gradient(network.arch, params, X, Y)
+    grad_blas, loss_blas, status = _kernels.gradient_blas(network.arch, params, X, Y, block)
+    assert status == _kernels.OK and grad_blas.dtype == dtype
+    assert loss_blas == pytest.approx(loss, rel=tol)
+    assert_allclose(grad_blas, grad, rtol=tol, atol=tol)
+    # A non-finite loss: the engine falls back to the per-sample kernel's result.
+    Y[3, 0] = np.inf
+    inputs = _engine.as_inputs(X, dtype)
+    loss_inf, grad_inf = _engine.loss_and_gradient_blas(network, params, inputs, Y)
+    expected_grad, expected_loss = _kernels.gradient(network.arch, params, X, Y)
+    assert loss_inf == expected_loss == np.inf
+    assert_allclose(grad_inf, expected_grad)
