@@ -1,7 +1,7 @@
 """scikit-learn estimators trained by the compiled kernels: MLPRegressor, MLPClassifier.
 
 Drop-in replacements for ``sklearn.neural_network.MLPRegressor`` /
-``MLPClassifier`` with the stochastic solvers ('sgd', 'adam').  They translate
+``MLPClassifier`` with the solvers 'sgd', 'adam' and 'lbfgs'.  They translate
 scikit-learn's API into the terms of annfast's training engine
 (``annfast._engine``), which runs each epoch in C with the GIL released;
 Python keeps scikit-learn's bookkeeping: validation, initialisation,
@@ -18,6 +18,12 @@ Per-sample SGD (``solver='sgd', momentum=0, batch_size=1``) on mostly-zero
 inputs (binarised pixels, one-hot features, scipy.sparse X) runs the kernels'
 sparse first-layer path, which skips the weights of zero inputs; scipy.sparse
 X is never densified for it.
+
+solver='lbfgs' is scikit-learn's: scipy's L-BFGS-B with its options, over the
+parameters packed in its order; each loss-and-gradient evaluation is one call
+of the kernels over the whole training set (blocks of rows through BLAS GEMMs,
+GIL released).  Hyperparameters are checked by scikit-learn's own
+``_parameter_constraints`` (errors are its ``InvalidParameterError``).
 
 Divergence follows scikit-learn: parameters that become NaN or infinite raise
 ``ValueError("Solver produced non-finite parameter weights...")`` and leave
@@ -716,9 +722,9 @@ _PARAMS_DOC = """
         Units of each hidden layer.
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
         Hidden-layer activation.
-    solver : {'adam', 'sgd'}, default='adam'
-        'sgd' with ``momentum`` (Nesterov's if ``nesterovs_momentum``) or 'adam'.
-        scikit-learn's 'lbfgs' is not provided.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'sgd' with ``momentum`` (Nesterov's if ``nesterovs_momentum``), 'adam', or
+        full-batch 'lbfgs' (scipy's L-BFGS-B; no ``partial_fit``).
     alpha : float, default=1e-4
         L2 strength: each batch gradient gets ``alpha * W / batch_len``.
     batch_size : int or 'auto', default='auto'
@@ -729,7 +735,7 @@ _PARAMS_DOC = """
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     max_iter : int, default=200
-        Epochs; a ConvergenceWarning is issued when they run out.
+        Epochs (L-BFGS: iterations); a ConvergenceWarning is issued when they run out.
     shuffle : bool, default=True
         Shuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -750,6 +756,8 @@ _PARAMS_DOC = """
     epsilon : float, default=1e-8
         Adam's constants.
     n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+        L-BFGS only: the most loss evaluations.
     dtype : {None, numpy.float32, numpy.float64}, default=None
         Precision of the weights and of training.  None: float32 when X is
         float32, else float64 (as scikit-learn keeps float32 data in float32).
@@ -776,8 +784,9 @@ _PARAMS_DOC = """
 
     Notes
     -----
-    Differences from scikit-learn: no 'lbfgs' solver and no ``sample_weight``
-    (the kernels have neither); sparse X is accepted but densified.  ``loss_``
+    Differences from scikit-learn: no ``sample_weight`` (the kernels have no
+    per-sample weights yet); sparse X is accepted (densified for the batch
+    solvers).  ``loss_``
     adds the L2 term once per batch, as scikit-learn does, but evaluates it at
     the end-of-epoch weights (scikit-learn uses each batch's weights), so with
     ``alpha > 0`` the reported losses differ slightly while the weights agree.
@@ -787,8 +796,8 @@ _PARAMS_DOC = """
 class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = ("""Multi-layer perceptron regressor (squared error), trained by annfast's kernels.
 
-    Drop-in for ``sklearn.neural_network.MLPRegressor`` with the stochastic
-    solvers.  Outputs are linear (identity); the loss is half the squared error.
+    Drop-in for ``sklearn.neural_network.MLPRegressor`` (solvers 'sgd', 'adam',
+    'lbfgs').  Outputs are linear (identity); the loss is half the squared error.
     """ + _PARAMS_DOC.replace("    Parameters\n    ----------\n", """    Parameters
     ----------
     loss : {'squared_error'}, default='squared_error'
@@ -890,8 +899,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     __doc__ = ("""Multi-layer perceptron classifier (log-loss), trained by annfast's kernels.
 
-    Drop-in for ``sklearn.neural_network.MLPClassifier`` with the stochastic
-    solvers.  Binary targets get one logistic output, multiclass a softmax,
+    Drop-in for ``sklearn.neural_network.MLPClassifier`` (solvers 'sgd', 'adam',
+    'lbfgs').  Binary targets get one logistic output, multiclass a softmax,
     multilabel indicator targets (e.g. one-hot tuples ``(1, 0)``/``(0, 1)``)
     one logistic output per label.  Labels may be any hashable values.
     """ + _PARAMS_DOC.replace("    out_activation_ : str\n", """    out_activation_ : str
