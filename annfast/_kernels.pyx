@@ -593,6 +593,68 @@ def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     return grad_arr, loss
 
 
+def gradient_blas(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+                  const floating[:, ::1] Y, int64_t block=1024):
+    """Return ``(grad, loss_sum, status)``: as ``gradient``, with the rows in
+    blocks of ``block`` going through BLAS GEMMs.
+
+    Each block is one call of af_train_gemm doing a plain SGD step at lr=0 on
+    a copy of params: its forward pass, deltas and weight gradients are GEMMs,
+    and it leaves the block's mean gradient in its buffer (the step itself
+    changes nothing).  ``status`` is ``E_NONFINITE`` when a loss was not finite;
+    grad is then incomplete (use ``gradient``)."""
+    _check_params(arch, params.shape[0])
+    _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    dtype = np.float32 if floating is float else np.float64
+    cdef int64_t n = X.shape[0], n_params = arch.n_params
+    grad_arr = np.zeros(n_params, dtype=dtype)
+    if n == 0:
+        return grad_arr, 0.0, AF_OK
+    cdef int64_t rows = min(block, n)
+    cdef int64_t width = arch.sum_width + 2 * arch.max_width
+    while rows > 1 and rows * width >= INT_MAX:
+        rows //= 2  # every product must fit BLAS' int sizes
+    cdef floating[::1] grad = grad_arr
+    cdef floating[::1] work = np.array(params, dtype=dtype)
+    cdef floating[::1] block_grad = np.empty(n_params, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(rows * width, dtype=dtype)
+    cdef int64_t[::1] order = np.arange(n, dtype=np.int64)
+    cdef af_opt opt
+    opt.kind = AF_OPT_SGD
+    opt.lr = 0.0
+    opt.l2 = 0.0
+    opt.momentum = 0.0
+    opt.beta1 = 0.9
+    opt.beta2 = 0.999
+    opt.rho = 0.9
+    opt.epsilon = 1e-8
+    opt.t = 0
+    cdef int64_t start, m, i, done = 0
+    cdef double part = 0.0, total = 0.0
+    cdef int status = AF_OK
+    with nogil:
+        start = 0
+        while start < n:
+            m = min(rows, n - start)
+            if floating is float:
+                status = af_train_gemm_f32(&arch.net, &opt, &work[0], NULL, &X[0, 0], &Y[0, 0],
+                                           &order[start], m, m, &block_grad[0], &scratch[0],
+                                           &part, &done, <af_sgemm_fn>sgemm)
+            else:
+                status = af_train_gemm_f64(&arch.net, &opt, &work[0], NULL, &X[0, 0], &Y[0, 0],
+                                           &order[start], m, m, &block_grad[0], &scratch[0],
+                                           &part, &done, <af_dgemm_fn>dgemm)
+            total += part
+            if status != AF_OK:
+                break
+            for i in range(n_params):
+                grad[i] += block_grad[i] * m  # the block's mean back to its sum
+            start += m
+    return grad_arr, total, status
+
+
 def _check_act(int act):
     if not 0 <= act < AF_N_ACT:
         raise ValueError(f"act code must be in [0, {AF_N_ACT}), got {act}")

@@ -1,7 +1,7 @@
 """scikit-learn estimators trained by the compiled kernels: MLPRegressor, MLPClassifier.
 
 Drop-in replacements for ``sklearn.neural_network.MLPRegressor`` /
-``MLPClassifier`` with the stochastic solvers ('sgd', 'adam').  They translate
+``MLPClassifier`` with the solvers 'sgd', 'adam' and 'lbfgs'.  They translate
 scikit-learn's API into the terms of annfast's training engine
 (``annfast._engine``), which runs each epoch in C with the GIL released;
 Python keeps scikit-learn's bookkeeping: validation, initialisation,
@@ -19,6 +19,12 @@ inputs (binarised pixels, one-hot features, scipy.sparse X) runs the kernels'
 sparse first-layer path, which skips the weights of zero inputs; scipy.sparse
 X is never densified for it.
 
+solver='lbfgs' is scikit-learn's: scipy's L-BFGS-B with its options, over the
+parameters packed in its order; each loss-and-gradient evaluation is one call
+of the kernels over the whole training set (blocks of rows through BLAS GEMMs,
+GIL released).  Hyperparameters are checked by scikit-learn's own
+``_parameter_constraints`` (errors are its ``InvalidParameterError``).
+
 Divergence follows scikit-learn: parameters that become NaN or infinite raise
 ``ValueError("Solver produced non-finite parameter weights...")`` and leave
 the estimator as it was; with early stopping the diverged epoch is recorded
@@ -27,38 +33,68 @@ with a NaN validation score, training stops and the best weights are kept.
 
 import contextlib
 import dataclasses
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+import scipy.optimize
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils import shuffle as sk_shuffle
+from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from annfast import _engine, _params
 from annfast._sparse import is_scipy_sparse
-from annfast._validation import (
-    check_bool,
-    check_choice,
-    check_dtype,
-    check_layers,
-    check_scalar,
-    check_sparse,
-)
+from annfast._validation import check_choice, check_dtype, check_layers, check_scalar, check_sparse
 from annfast.activations import OUTPUT_LOSS, VOCABULARY
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 #: The hidden activations scikit-learn's estimators accept, by scikit-learn's name.
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+#: The stochastic solvers (the ones with partial_fit); 'lbfgs' is full-batch.
 SOLVERS = ("adam", "sgd")
 LEARNING_RATES = ("adaptive", "constant", "invscaling")
+
+#: scikit-learn 1.9.1's constraints on the shared parameters (the same facts,
+#: so errors are its InvalidParameterError with its wording), plus ``dtype``.
+_PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+    "solver": [StrOptions({"lbfgs", *SOLVERS})],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions(set(LEARNING_RATES))],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "nesterovs_momentum": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+    "max_fun": [Interval(Integral, 1, None, closed="left")],
+    "dtype": [None, Options(type, {np.float32, np.float64}),
+              Options(np.dtype, {np.dtype(np.float32), np.dtype(np.float64)}),
+              StrOptions({"float32", "float64"})],
+}
 
 _CONVERGENCE_MESSAGE = (
     "Stochastic Optimizer: Maximum iterations ({}) reached and the optimization hasn't "
@@ -94,56 +130,36 @@ class _Settings:
     beta_2: float
     epsilon: float
     n_iter_no_change: float
+    max_fun: int
     dtype: object  # None, np.float32 or np.float64
 
 
 def _validated_settings(est):
-    """Check every hyperparameter of ``est``; raise before any state changes."""
+    """A snapshot of the hyperparameters of ``est`` in the types fit uses.
+
+    scikit-learn's ``_parameter_constraints`` have checked each one already
+    (``_fit_context``); what remains are the checks it makes inside fit."""
     hidden = est.hidden_layer_sizes
-    if isinstance(hidden, (str, bytes)):
-        raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints, "
-                        f"got {hidden!r}")
     hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+    if np.any(np.array(hidden) <= 0):
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
     hidden = tuple(check_scalar(n, f"hidden_layer_sizes[{i}]", low=1, integer=True)
                    for i, n in enumerate(hidden))
-    batch_size = est.batch_size
-    if not (isinstance(batch_size, str) and batch_size == "auto"):
-        if isinstance(batch_size, str):
-            raise ValueError(f"batch_size must be 'auto' or an integer >= 1, got {batch_size!r}")
-        batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    batch_size = est.batch_size if est.batch_size == "auto" else int(est.batch_size)
     n_iter_no_change = est.n_iter_no_change
-    if not (isinstance(n_iter_no_change, numbers.Real) and n_iter_no_change == np.inf):
-        n_iter_no_change = check_scalar(n_iter_no_change, "n_iter_no_change", low=1,
-                                        integer=True)
-    verbose = est.verbose
-    if isinstance(verbose, (bool, np.bool_)):
-        verbose = int(verbose)
-    else:
-        verbose = check_scalar(verbose, "verbose", low=0, integer=True)
+    if n_iter_no_change != np.inf:
+        n_iter_no_change = int(n_iter_no_change)
     return _Settings(
-        hidden=hidden,
-        activation=check_choice(est.activation, "activation", HIDDEN_ACTIVATIONS),
-        solver=check_choice(est.solver, "solver", SOLVERS),
-        alpha=check_scalar(est.alpha, "alpha", low=0),
-        batch_size=batch_size,
-        learning_rate=check_choice(est.learning_rate, "learning_rate", LEARNING_RATES),
-        learning_rate_init=check_scalar(est.learning_rate_init, "learning_rate_init", low=0,
-                                        low_inclusive=False),
-        power_t=check_scalar(est.power_t, "power_t", low=0),
-        max_iter=check_scalar(est.max_iter, "max_iter", low=1, integer=True),
-        shuffle=check_bool(est.shuffle, "shuffle"),
-        tol=check_scalar(est.tol, "tol", low=0),
-        verbose=verbose,
-        warm_start=check_bool(est.warm_start, "warm_start"),
-        momentum=check_scalar(est.momentum, "momentum", low=0, high=1),
-        nesterovs_momentum=check_bool(est.nesterovs_momentum, "nesterovs_momentum"),
-        early_stopping=check_bool(est.early_stopping, "early_stopping"),
-        validation_fraction=check_scalar(est.validation_fraction, "validation_fraction",
-                                         low=0, high=1, high_inclusive=False),
-        beta_1=check_scalar(est.beta_1, "beta_1", low=0, high=1, high_inclusive=False),
-        beta_2=check_scalar(est.beta_2, "beta_2", low=0, high=1, high_inclusive=False),
-        epsilon=check_scalar(est.epsilon, "epsilon", low=0, low_inclusive=False),
-        n_iter_no_change=n_iter_no_change,
+        hidden=hidden, activation=est.activation, solver=est.solver, alpha=float(est.alpha),
+        batch_size=batch_size, learning_rate=est.learning_rate,
+        learning_rate_init=float(est.learning_rate_init), power_t=float(est.power_t),
+        max_iter=int(est.max_iter), shuffle=bool(est.shuffle), tol=float(est.tol),
+        verbose=int(est.verbose), warm_start=bool(est.warm_start),
+        momentum=float(est.momentum), nesterovs_momentum=bool(est.nesterovs_momentum),
+        early_stopping=bool(est.early_stopping),
+        validation_fraction=float(est.validation_fraction), beta_1=float(est.beta_1),
+        beta_2=float(est.beta_2), epsilon=float(est.epsilon),
+        n_iter_no_change=n_iter_no_change, max_fun=int(est.max_fun),
         dtype=None if est.dtype is None else check_dtype(est.dtype),
     )
 
@@ -306,12 +322,15 @@ def _unchanged_on_error(est):
 class _BaseMLP(BaseEstimator):
     """Shared fit/predict machinery; use MLPRegressor or MLPClassifier."""
 
+    _parameter_constraints: dict = dict(_PARAMETER_CONSTRAINTS)
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dtype=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -334,6 +353,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
 
     # -- hooks the subclasses fill in ------------------------------------------------
@@ -348,6 +368,13 @@ class _BaseMLP(BaseEstimator):
 
     def _check_loss(self):
         """Check the ``loss`` parameter, for the estimators that have one."""
+
+    def _check_solver(self):
+        """scikit-learn's rule: partial_fit exists for the stochastic solvers only."""
+        if self.solver not in SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
 
     # -- fitting ---------------------------------------------------------------------
 
@@ -396,8 +423,11 @@ class _BaseMLP(BaseEstimator):
             optimizer = dataclasses.replace(optimizer, opt=optimizer.opt.copy())
 
         network = _network(sizes, cfg.activation, out_activation, dtype)
-        params = self._fit_stochastic(cfg, network, params, optimizer, record, inputs, Y, rng,
-                                      incremental, extra)
+        if cfg.solver == "lbfgs":
+            params, loss, n_iter = self._fit_lbfgs(cfg, network, params, inputs, Y)
+        else:
+            params = self._fit_stochastic(cfg, network, params, optimizer, record, inputs, Y,
+                                          rng, incremental, extra)
 
         # Publish: nothing above touched the estimator's fitted state.
         for name, value in extra.items():
@@ -406,9 +436,57 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(sizes)
         self._set_coefs(params, sizes)
-        self._optimizer = optimizer
-        record.publish(self)
+        if cfg.solver == "lbfgs":
+            # As scikit-learn: L-BFGS keeps no loss curve and no optimizer state;
+            # the record of an earlier stochastic fit stays as it was.
+            self.t_ = 0 if first_pass else getattr(self, "t_", 0)
+            self.n_iter_, self.loss_ = n_iter, loss
+            self._optimizer = None
+        else:
+            self._optimizer = optimizer
+            record.publish(self)
         return self
+
+    def _fit_lbfgs(self, cfg, network, params, inputs, Y):
+        """scikit-learn's L-BFGS fit: scipy's L-BFGS-B over the packed parameters
+        with scikit-learn's options; each evaluation is one kernel call over the
+        whole training set.  Returns (params, loss, n_iter)."""
+        objective = _FullBatchLoss(network, inputs, Y, cfg.alpha, self._is_classifier)
+        iprint = 1 if cfg.verbose >= 1 else -1
+        result = scipy.optimize.minimize(
+            objective, params[objective.order], method="L-BFGS-B", jac=True,
+            options={"maxfun": cfg.max_fun, "maxiter": cfg.max_iter, "gtol": cfg.tol,
+                     **_get_additional_lbfgs_options_dict("iprint", iprint)})
+        # scikit-learn's reading of the result, ConvergenceWarning included.
+        n_iter = _check_optimize_result("lbfgs", result, cfg.max_iter)
+        params = np.empty_like(params)
+        params[objective.order] = result.x
+        if not np.isfinite(params).all():
+            raise ValueError(f"{_NONFINITE_MESSAGE} The estimator was left as it was before "
+                             "this call.")
+        return params, result.fun, n_iter
+
+    def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight, activations, deltas,
+                         coef_grads, intercept_grads):
+        """scikit-learn's L-BFGS objective: (loss, gradient) at the packed parameters
+        (coefs_ then intercepts_, each raveled), which become coefs_/intercepts_.
+
+        ``activations``, ``deltas``, ``coef_grads`` and ``intercept_grads`` are
+        scikit-learn's work buffers; the kernels keep their own, so they are unused."""
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported yet (the kernels have no "
+                             "per-sample weights); pass None")
+        check_is_fitted(self)
+        sizes = self._sizes()
+        dtype = np.asarray(self.coefs_[0]).dtype.type
+        network = _network(sizes, self.activation, self.out_activation_, dtype)
+        inputs = _engine.as_inputs(X, dtype, "X", n_features=sizes[0])
+        Y = np.asarray(y, dtype=dtype).reshape(inputs.shape[0], -1)
+        objective = _FullBatchLoss(network, inputs, np.ascontiguousarray(Y), self.alpha,
+                                   self._is_classifier)
+        loss, grad = objective(packed_coef_inter)
+        self._set_coefs(objective.params.copy(), sizes)
+        return loss, grad
 
     def _fit_stochastic(self, cfg, network, params, optimizer, record, inputs, Y, rng,
                         incremental, extra):
@@ -417,7 +495,8 @@ class _BaseMLP(BaseEstimator):
         X_val = Y_val = best = None
         if cfg.early_stopping:
             # Stratify like scikit-learn: single-output classification only.
-            stratify = Y if self._is_classifier and Y.shape[1] == 1 else None
+            # scikit-learn's y is boolean there, so a class is named 'True' in its errors.
+            stratify = Y.astype(bool) if self._is_classifier and Y.shape[1] == 1 else None
             train_idx, val_idx = train_test_split(
                 np.arange(len(Y)), random_state=rng, test_size=cfg.validation_fraction,
                 stratify=stratify)
@@ -586,6 +665,47 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
+def _sklearn_order(sizes):
+    """The flat-buffer index of each entry of scikit-learn's packed parameter
+    vector: every coefs_[l] (n_in, n_out) raveled, then every intercepts_[l]."""
+    coefs, intercepts = [], []
+    for w0, b0, b1, n_out, n_in in _params.layer_offsets(sizes):
+        # coefs_[l][i, j] is W[j, i], at w0 + j * n_in + i in the buffer.
+        coefs.append((w0 + np.arange(n_in)[:, None] + np.arange(n_out)[None, :] * n_in).ravel())
+        intercepts.append(np.arange(b0, b1))
+    return np.concatenate(coefs + intercepts)
+
+
+class _FullBatchLoss:
+    """scikit-learn's full-batch loss and gradient, in its packed order.
+
+    The kernel gives the summed loss and gradient; scikit-learn's loss is the
+    mean over samples (log-loss) or half the mean over samples and outputs
+    (squared error), plus ``alpha / (2 n) * sum W^2``; its gradient is
+    ``(sum of per-sample gradients + alpha * W) / n`` (biases without alpha)."""
+
+    def __init__(self, network, inputs, Y, alpha, is_classifier):
+        self.network, self.inputs, self.Y, self.alpha = network, inputs, Y, alpha
+        self.n = len(Y)
+        self.data_scale = 1.0 / (self.n * (1 if is_classifier else Y.shape[1]))
+        self.order = _sklearn_order(network.sizes)
+        self.weights = np.concatenate([np.arange(w0, b0) for w0, b0, *_ in
+                                       _params.layer_offsets(network.sizes)])
+        self.params = np.empty(network.n_params, dtype=network.dtype)
+
+    def __call__(self, packed):
+        params = self.params
+        params[self.order] = packed
+        loss_sum, grad = _engine.loss_and_gradient_blas(self.network, params, self.inputs,
+                                                         self.Y)
+        W = params[self.weights].astype(np.float64)
+        grad = grad.astype(np.float64)
+        grad[self.weights] += self.alpha * W
+        grad /= self.n
+        loss = loss_sum * self.data_scale + 0.5 * self.alpha * float(np.dot(W, W)) / self.n
+        return loss, grad[self.order]
+
+
 def _network(sizes, activation, out_activation, dtype):
     """The engine's Network for scikit-learn's activation names (hidden, output)."""
     names = VOCABULARY["sklearn"]
@@ -602,9 +722,9 @@ _PARAMS_DOC = """
         Units of each hidden layer.
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
         Hidden-layer activation.
-    solver : {'adam', 'sgd'}, default='adam'
-        'sgd' with ``momentum`` (Nesterov's if ``nesterovs_momentum``) or 'adam'.
-        scikit-learn's 'lbfgs' is not provided.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'sgd' with ``momentum`` (Nesterov's if ``nesterovs_momentum``), 'adam', or
+        full-batch 'lbfgs' (scipy's L-BFGS-B; no ``partial_fit``).
     alpha : float, default=1e-4
         L2 strength: each batch gradient gets ``alpha * W / batch_len``.
     batch_size : int or 'auto', default='auto'
@@ -615,7 +735,7 @@ _PARAMS_DOC = """
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     max_iter : int, default=200
-        Epochs; a ConvergenceWarning is issued when they run out.
+        Epochs (L-BFGS: iterations); a ConvergenceWarning is issued when they run out.
     shuffle : bool, default=True
         Shuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -636,6 +756,8 @@ _PARAMS_DOC = """
     epsilon : float, default=1e-8
         Adam's constants.
     n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+        L-BFGS only: the most loss evaluations.
     dtype : {None, numpy.float32, numpy.float64}, default=None
         Precision of the weights and of training.  None: float32 when X is
         float32, else float64 (as scikit-learn keeps float32 data in float32).
@@ -662,8 +784,9 @@ _PARAMS_DOC = """
 
     Notes
     -----
-    Differences from scikit-learn: no 'lbfgs' solver and no ``sample_weight``
-    (the kernels have neither); sparse X is accepted but densified.  ``loss_``
+    Differences from scikit-learn: no ``sample_weight`` (the kernels have no
+    per-sample weights yet); sparse X is accepted (densified for the batch
+    solvers).  ``loss_``
     adds the L2 term once per batch, as scikit-learn does, but evaluates it at
     the end-of-epoch weights (scikit-learn uses each batch's weights), so with
     ``alpha > 0`` the reported losses differ slightly while the weights agree.
@@ -673,8 +796,8 @@ _PARAMS_DOC = """
 class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = ("""Multi-layer perceptron regressor (squared error), trained by annfast's kernels.
 
-    Drop-in for ``sklearn.neural_network.MLPRegressor`` with the stochastic
-    solvers.  Outputs are linear (identity); the loss is half the squared error.
+    Drop-in for ``sklearn.neural_network.MLPRegressor`` (solvers 'sgd', 'adam',
+    'lbfgs').  Outputs are linear (identity); the loss is half the squared error.
     """ + _PARAMS_DOC.replace("    Parameters\n    ----------\n", """    Parameters
     ----------
     loss : {'squared_error'}, default='squared_error'
@@ -688,7 +811,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dtype=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None):
         # The regressor's one extra parameter; the rest is _BaseMLP's.
         self.loss = loss
         super().__init__(
@@ -699,8 +823,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            dtype=dtype)
+            max_fun=max_fun, dtype=dtype)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the network to X and y.
 
@@ -715,6 +840,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
         """One epoch over X and y, continuing from the current weights and optimizer state.
 
@@ -743,8 +870,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
 
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
     def _check_loss(self):
-        check_choice(self.loss, "loss", ("squared_error",))
+        if self.loss != "squared_error":
+            raise ValueError(f"loss={self.loss!r} is not provided yet: the kernels have no "
+                             "Poisson loss; use loss='squared_error'")
 
     def _encode_targets(self, y, dtype, *, first_pass, incremental, classes):
         Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
@@ -765,8 +899,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     __doc__ = ("""Multi-layer perceptron classifier (log-loss), trained by annfast's kernels.
 
-    Drop-in for ``sklearn.neural_network.MLPClassifier`` with the stochastic
-    solvers.  Binary targets get one logistic output, multiclass a softmax,
+    Drop-in for ``sklearn.neural_network.MLPClassifier`` (solvers 'sgd', 'adam',
+    'lbfgs').  Binary targets get one logistic output, multiclass a softmax,
     multilabel indicator targets (e.g. one-hot tuples ``(1, 0)``/``(0, 1)``)
     one logistic output per label.  Labels may be any hashable values.
     """ + _PARAMS_DOC.replace("    out_activation_ : str\n", """    out_activation_ : str
@@ -775,6 +909,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _is_classifier = True
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the network to X and the labels y.
 
@@ -790,6 +925,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """One epoch over X and y, continuing from the current weights and optimizer state.
 

@@ -15,9 +15,13 @@ and compute the same updates: the final max |weight difference| is printed as a
 check that both did the same work):
 
 * per-sample SGD: ``solver='sgd', batch_size=1, momentum=0, learning_rate_init=0.01``;
-* scikit-learn's defaults: ``solver='adam', batch_size='auto'`` (200).
+* scikit-learn's defaults: ``solver='adam', batch_size='auto'`` (200);
+* L-BFGS: scikit-learn's defaults but ``solver='lbfgs'`` (``max_iter=200``; less
+  with ``--lbfgs-iter``), timed per whole ``fit``.
 
 Protocol: one process, one thread (BLAS pools limited with threadpoolctl).
+L-BFGS: whole fits, interleaved (annfast, scikit-learn, ...) ``--lbfgs-fits``
+times; the speed-up is the median of the per-fit ratios.
 Epochs run through ``partial_fit`` and are interleaved (annfast, scikit-learn,
 annfast, ...) so load changes on a shared machine hit both alike; the speed-up
 is the median over epochs of the per-epoch time ratio.  PSNR is measured after
@@ -90,11 +94,49 @@ def compare(label, settings, epochs, image, X, Y, seed):
     }
 
 
+def compare_lbfgs(max_iter, fits, image, X, Y, seed):
+    """Whole L-BFGS fits by both libraries, interleaved; return a result dict."""
+    settings = {"hidden_layer_sizes": HIDDEN, "solver": "lbfgs", "max_iter": max_iter}
+    classes = {"annfast": MLPRegressor, "scikit-learn": skl.MLPRegressor}
+    seconds = {name: [] for name in classes}
+    models = {}
+    for fit in range(fits):
+        for name, cls in classes.items():
+            model = cls(random_state=np.random.RandomState(seed), **settings)
+            start = time.perf_counter()
+            model.fit(X, Y)
+            seconds[name].append(time.perf_counter() - start)
+            models[name] = model
+        print(f"  L-BFGS: fit {fit + 1}/{fits}  "
+              + "  ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()), file=sys.stderr)
+    ours, theirs = models["annfast"], models["scikit-learn"]
+    diff = max(float(np.max(np.abs(a - b)))
+               for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_))
+    ratios = np.array(seconds["scikit-learn"]) / np.array(seconds["annfast"])
+    return {
+        "label": f"L-BFGS, scikit-learn defaults (n_iter_ {ours.n_iter_} / {theirs.n_iter_})",
+        "epochs": f"{fits} fits",
+        "annfast_s": float(np.median(seconds["annfast"])),
+        "sklearn_s": float(np.median(seconds["scikit-learn"])),
+        "speedup": float(np.median(ratios)),
+        "speedup_range": (float(ratios.min()), float(ratios.max())),
+        "psnr_annfast": psnr_of(ours, image, X),
+        "psnr_sklearn": psnr_of(theirs, image, X),
+        "max_weight_diff": diff,
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sklearn_compare",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--sgd-epochs", type=int, default=2)
     parser.add_argument("--adam-epochs", type=int, default=5)
+    parser.add_argument("--lbfgs-iter", type=int, default=200,
+                        help="max_iter of the L-BFGS fits (default: scikit-learn's 200)")
+    parser.add_argument("--lbfgs-fits", type=int, default=1,
+                        help="whole L-BFGS fits per library (default: 1)")
+    parser.add_argument("--only", choices=("sgd", "adam", "lbfgs"), action="append",
+                        help="run only these settings (repeatable; default: all)")
     parser.add_argument("--size", type=int, default=100, help="image side (default: 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
@@ -105,8 +147,14 @@ def main(argv=None):
     results = []
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        keys = {"per-sample SGD": "sgd", "Adam, scikit-learn defaults": "adam"}
         for label, settings in SETTINGS.items():
-            results.append(compare(label, settings, epochs[label], image, X, Y, args.seed))
+            if args.only is None or keys[label] in args.only:
+                results.append(compare(label, settings, epochs[label], image, X, Y,
+                                       args.seed))
+        if args.only is None or "lbfgs" in args.only:
+            results.append(compare_lbfgs(args.lbfgs_iter, args.lbfgs_fits, image, X, Y,
+                                         args.seed))
 
     import sklearn
 
@@ -118,7 +166,8 @@ def main(argv=None):
           f"net [2, 100x10, 3], {len(X)} samples, {args.dtype}\n")
     print(f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
           f"{platform.release()}, Python {platform.python_version()}; one process, one thread.\n")
-    print("| setting | epochs | annfast s/epoch | scikit-learn s/epoch | speed-up (min-max) "
+    print("| setting | epochs | annfast s/epoch (L-BFGS: s/fit) | scikit-learn s/epoch (s/fit) "
+          "| speed-up (min-max) "
           "| PSNR annfast | PSNR scikit-learn | max weight diff |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:

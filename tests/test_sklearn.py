@@ -13,6 +13,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import neural_network as skl
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
 
 from annfast import _kernels, reference
 from annfast.sklearn import MLPClassifier, MLPRegressor
@@ -285,12 +286,6 @@ def test_float32_stays_float32(data):
     assert_allclose(forced.predict(X), est.predict(X), rtol=1e-5, atol=1e-6)
 
 
-def test_bad_dtype_is_rejected(data):
-    X, Y = data
-    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
-        MLPRegressor(dtype=np.int32).fit(X, Y)
-
-
 # -- state: warm start, partial_fit, user-set coefs_ -----------------------------------------
 
 def test_partial_fit_repeated_equals_fit(data):
@@ -396,31 +391,64 @@ def test_divergence_raises_and_leaves_model_unchanged(data):
     assert est.loss_curve_ == curve
 
 
-@pytest.mark.parametrize("params, error, match", [
-    ({"solver": "lbfgs"}, ValueError, "solver='lbfgs' is not valid; expected one of: "
-                                       "'adam', 'sgd'"),
-    ({"activation": "softmax"}, ValueError, "'identity', 'logistic', 'tanh', 'relu'"),
-    ({"learning_rate": "cyclic"}, ValueError, "learning_rate='cyclic'"),
-    ({"hidden_layer_sizes": (5, 0)}, ValueError, r"hidden_layer_sizes\[1\] must be >= 1"),
-    ({"hidden_layer_sizes": "5"}, TypeError, "hidden_layer_sizes"),
-    ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
-    ({"batch_size": "big"}, ValueError, "batch_size must be 'auto'"),
-    ({"alpha": -1.0}, ValueError, "alpha must be >= 0"),
-    ({"learning_rate_init": 0.0}, ValueError, "learning_rate_init must be > 0"),
-    ({"momentum": 1.5}, ValueError, "momentum must be <= 1"),
-    ({"beta_2": 1.0}, ValueError, "beta_2 must be < 1"),
-    ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-    ({"shuffle": "yes"}, TypeError, "shuffle must be True or False"),
-    ({"validation_fraction": 1.0}, ValueError, "validation_fraction must be < 1"),
-    ({"n_iter_no_change": 0}, ValueError, "n_iter_no_change must be >= 1"),
-    ({"loss": "poisson"}, ValueError, "loss='poisson' is not valid"),
+def _bad(name, must):
+    # scikit-learn's InvalidParameterError wording, for MLPRegressor.
+    return rf"The '{name}' parameter of MLPRegressor must be {must}"
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"solver": "newton"}, _bad("solver", "a str among")),
+    ({"activation": "softmax"}, _bad("activation", "a str among")),
+    ({"learning_rate": "cyclic"}, _bad("learning_rate", "a str among")),
+    ({"hidden_layer_sizes": "5"}, _bad("hidden_layer_sizes", "an array-like or an int")),
+    ({"batch_size": 0}, _bad("batch_size", r"a str among \{'auto'\} or an int in the range "
+                                           r"\[1, inf\)")),
+    ({"batch_size": "big"}, _bad("batch_size", "a str among")),
+    ({"alpha": -1.0}, _bad("alpha", r"a float in the range \[0.0, inf\)")),
+    ({"learning_rate_init": 0.0}, _bad("learning_rate_init", r"a float in the range \(0.0, ")),
+    ({"momentum": 1.5}, _bad("momentum", r"a float in the range \[0.0, 1.0\]")),
+    ({"beta_2": 1.0}, _bad("beta_2", r"a float in the range \[0.0, 1.0\)")),
+    ({"max_iter": 0}, _bad("max_iter", r"an int in the range \[1, inf\)")),
+    ({"max_fun": 0}, _bad("max_fun", r"an int in the range \[1, inf\)")),
+    ({"shuffle": "yes"}, _bad("shuffle", "an instance of 'bool'")),
+    ({"validation_fraction": 1.0}, _bad("validation_fraction", r"a float in the range")),
+    ({"n_iter_no_change": 0}, _bad("n_iter_no_change", r"an int in the range \[1, inf\)")),
+    ({"loss": "huber"}, _bad("loss", "a str among")),
+    ({"dtype": np.int32}, _bad("dtype", "None, a type among")),
+    ({"dtype": "float16"}, _bad("dtype", "None, a type among")),
+    ({"verbose": -1}, _bad("verbose", "an int in the range")),
 ])
-def test_bad_hyperparameters(data, params, error, match):
+def test_bad_hyperparameters_raise_sklearns_error(data, params, match):
+    X, Y = data
+    est = MLPRegressor(**params)
+    with pytest.raises(InvalidParameterError, match=match):
+        est.fit(X, Y)
+    assert not hasattr(est, "coefs_")
+    if "loss" not in params:
+        with pytest.raises(InvalidParameterError, match=match.replace("Regressor", "Classifier")):
+            MLPClassifier(**params).fit(X, Y[:, 0] > 0)
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"hidden_layer_sizes": (5, 0)}, ValueError, r"hidden_layer_sizes must be > 0, got \[5, 0\]"),
+    ({"hidden_layer_sizes": (5, 2.5)}, TypeError, r"hidden_layer_sizes\[1\] must be an integer"),
+    ({"loss": "poisson"}, ValueError, "loss='poisson' is not provided yet"),
+])
+def test_bad_hyperparameters_found_in_fit(data, params, error, match):
     X, Y = data
     est = MLPRegressor(**params)
     with pytest.raises(error, match=match):
         est.fit(X, Y)
     assert not hasattr(est, "coefs_")
+
+
+def test_parameters_are_sklearns_plus_dtype():
+    for ours, theirs in [(MLPRegressor, skl.MLPRegressor), (MLPClassifier, skl.MLPClassifier)]:
+        assert set(ours().get_params()) == set(theirs().get_params()) | {"dtype"}
+        params = theirs(solver="lbfgs", max_fun=77, hidden_layer_sizes=(3, 4)).get_params()
+        assert ours(**params).get_params() == {**params, "dtype": None}
+    for dtype in (None, np.float32, np.float64, "float32", "float64", np.dtype("float32")):
+        MLPRegressor(dtype=dtype)._validate_params()
 
 
 def test_early_stopping_needs_a_validation_set():
