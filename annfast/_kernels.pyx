@@ -621,16 +621,9 @@ def gradient_blas(Arch arch, const floating[::1] params, const floating[:, ::1] 
     cdef floating[::1] block_grad = np.empty(n_params, dtype=dtype)
     cdef floating[::1] scratch = np.empty(rows * width, dtype=dtype)
     cdef int64_t[::1] order = np.arange(n, dtype=np.int64)
-    cdef af_opt opt
-    opt.kind = AF_OPT_SGD
-    opt.lr = 0.0
-    opt.l2 = 0.0
-    opt.momentum = 0.0
-    opt.beta1 = 0.9
-    opt.beta2 = 0.999
-    opt.rho = 0.9
-    opt.epsilon = 1e-8
-    opt.t = 0
+    # Plain SGD at rate 0: every field set, penalties and clipping off.
+    cdef af_opt opt = _make_opt("sgd", 0.0, 0.0, 0.0, 0.9, 0.999, 0.9, 1e-8, 0, False, False,
+                                0.1, 0.0, 0.0, 0.0, 0.0)
     cdef int64_t start, m, i, done = 0
     cdef double part = 0.0, total = 0.0
     cdef int status = AF_OK
