@@ -280,11 +280,12 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     work = params.copy()
     work_opt = opt.copy() if opt is not None else OptimizerState(np.empty(0, params.dtype))
     step = update.batch_size
-    per_call = max(1, WORK_PER_CALL // (data.work_per_sample * step)) * step
     if update.zero_biases is not None:
         per_call = step  # the held biases go back to zero after every step
     elif per_call is not None:
         per_call = max(1, per_call // step) * step
+    else:
+        per_call = max(1, WORK_PER_CALL // (data.work_per_sample * step)) * step
     args = update.kernel_args()
     total, pos = 0.0, 0
     try:

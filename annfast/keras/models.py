@@ -21,6 +21,7 @@ Differences from Keras, all documented where they arise:
 """
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -61,11 +62,12 @@ from annfast.keras.layers import (
     reject_unsupported,
 )
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Sequential", "Model", "load_model"]
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"  # Keras' floatx
 FILE_KIND = "keras.Sequential"
+WEIGHTS_KIND = "keras.weights"
 FIT_ARGUMENTS = ("x", "y", "batch_size", "epochs", "verbose", "validation_split",
                  "validation_data", "shuffle", "initial_epoch", "callbacks", "validation_freq")
 PROGRESS_UPDATES = 50  # kernel calls per epoch when a live progress bar is drawn
@@ -228,6 +230,8 @@ class Sequential:
         self._stack.append(layer)
         if self._sample_shape is None and len(self._pre) == 1 and layer._input_shape is not None:
             self._set_sample_shape(layer._input_shape)
+        elif self._sample_shape is not None:
+            self._update_input_dim()
 
     def _add_activation(self, layer):
         name, param = layer.activation_spec()
@@ -254,7 +258,7 @@ class Sequential:
         if layer.input_dim is not None and n_in is not None and layer.input_dim != n_in:
             raise ValueError(f"layer {layer.name!r} has input_dim={layer.input_dim}, but its "
                              f"input has {n_in} features")
-        if not self._layers and self._sample_shape is not None and n_in is None:
+        if not self._layers and self._sample_shape is not None:
             self._shape_at_dense(self._sample_shape)  # raises for multi-dim samples
         if layer._act == "leaky_relu":
             self._check_slopes(extra=("leaky_relu", LEAKY_SLOPE))
@@ -302,9 +306,17 @@ class Sequential:
 
     def _set_sample_shape(self, shape):
         self._sample_shape = tuple(shape)
-        self._input_dim = self._shape_at_dense(self._sample_shape)
+        self._update_input_dim()
         if self._layers and self._params is None:
             self._build()
+
+    def _update_input_dim(self):
+        """The first Dense layer's input size, once the samples reach it as 1-D."""
+        shape = self._shape_before(len(self._pre), self._sample_shape)
+        if self._layers or len(shape) == 1:
+            self._input_dim = self._shape_at_dense(self._sample_shape)
+        else:
+            self._input_dim = None  # a Flatten must come before the first Dense
 
     def _shape_before(self, k, shape):
         """The sample shape after the first k transform layers."""
@@ -884,6 +896,48 @@ class Sequential:
         self._set_into(params, i, arrays)
         self._params = params
 
+    def _check_npz_savable(self):
+        # annfast's .npz model format describes Dense chains only: refuse rather
+        # than drop the other layers (and so change what the model computes).
+        others = [layer for layer in self._stack if not isinstance(layer, Dense)]
+        if others:
+            raise ValueError(f"model {self.name!r} has {type(others[0]).__name__} layer "
+                             f"{others[0].name!r}: annfast's model file holds Input and Dense "
+                             "layers only; save the weights with save_weights(), or keep "
+                             "the transform and activation layers outside the saved model")
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write the Dense weights to ``filepath`` in annfast's checksummed format (read
+        them back with ``load_weights``).  Nothing is pickled."""
+        filepath = check_path(filepath, "filepath")
+        overwrite = check_bool(overwrite, "overwrite")
+        if not self.built or self._nested is not None:
+            raise ValueError(f"model {self.name!r} has no weights of its own to save "
+                             "(not built yet, or it wraps another model)")
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath!r} exists and overwrite=False")
+        config = {"sizes": list(self._sizes), "use_bias": [bool(layer.use_bias)
+                                                           for layer in self._layers]}
+        _io.save_model(filepath, WEIGHTS_KIND, config, self._params)
+
+    def load_weights(self, filepath):
+        """Read weights written by ``save_weights`` for a model of the same layer sizes.
+        The file is verified (checksum, sizes) before any weight changes."""
+        if not self.built or self._nested is not None:
+            raise ValueError(f"model {self.name!r} is not built yet (or wraps another model): "
+                             "build it before loading weights into it")
+        config, buffer = _io.load_model(filepath, WEIGHTS_KIND)
+        sizes = config.get("sizes") if isinstance(config, dict) else None
+        if sizes != list(self._sizes) or buffer.size != self._params.size:
+            raise ValueError(f"{filepath!r} holds weights for layer sizes {sizes}, but model "
+                             f"{self.name!r} has layer sizes {list(self._sizes)}")
+        if config.get("use_bias") != [bool(layer.use_bias) for layer in self._layers]:
+            raise ValueError(f"{filepath!r} holds weights for layers with use_bias="
+                             f"{config.get('use_bias')}, which do not match this model's")
+        if not np.isfinite(buffer).all():
+            raise ValueError(f"{filepath!r}: the stored weights contain NaN or infinity")
+        self._params = buffer.astype(self.dtype)
+
     # -- persistence -------------------------------------------------------------------
 
     def _config(self):
@@ -912,6 +966,7 @@ class Sequential:
         state) to ``filepath`` in annfast's safe format; read it back with
         ``annfast.keras.load_model``.  Nothing is pickled."""
         filepath = check_path(filepath, "filepath")
+        self._check_npz_savable()
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet; there is nothing to save")
         buffer = self._params
@@ -922,6 +977,62 @@ class Sequential:
 
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"
+
+
+class Model(Sequential):
+    """A model from the functional API: ``Model(inputs=x, outputs=y)`` where y comes
+    from ``x = keras.Input(shape=...)`` through a chain of layer calls.
+
+    The graph must be a chain (one input, one output, each layer called on the
+    previous layer's output): that is what the kernels train.  Anything else
+    raises an error that says so.
+    """
+
+    _prefix = "functional"
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        reject_unsupported("Model", kwargs, ("inputs", "outputs", "name"))
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs=..., outputs=...) is the supported form: subclassing "
+                            "keras.Model with a call() method is not supported")
+        source = _single_tensor(inputs, "inputs")
+        target = _single_tensor(outputs, "outputs")
+        if not isinstance(source._layer, InputLayer) or source._parent is not None:
+            raise ValueError("inputs must be the tensor returned by keras.Input(shape=...)")
+        chain = []
+        tensor = target
+        while tensor._parent is not None:
+            chain.append(tensor._layer)
+            tensor = tensor._parent
+        if tensor is not source:
+            raise ValueError("outputs is not computed from inputs: the graph from inputs to "
+                             "outputs must be one chain of layer calls starting at inputs")
+        chain.reverse()
+        for i, layer in enumerate(chain):
+            if any(layer is other for other in chain[:i]):
+                raise ValueError(f"layer {layer.name!r} is called twice in the graph: shared "
+                                 "layers are not supported (the graph must be a chain of "
+                                 "distinct layers)")
+        super().__init__([source._layer, *chain], name=name)
+        self.inputs, self.outputs = [source], [target]
+
+    def __repr__(self):
+        return f"<Model name={self.name}, {len(self._stack)} layers>"
+
+
+def _single_tensor(tensors, argument):
+    if isinstance(tensors, dict):
+        tensors = list(tensors.values())
+    if isinstance(tensors, (list, tuple)):
+        if len(tensors) != 1:
+            raise ValueError(f"{argument} holds {len(tensors)} tensors: the graph is not a "
+                             "chain. annfast.keras models have one input and one output "
+                             "(no multi-input, multi-output, branch or merge graphs)")
+        tensors = tensors[0]
+    if not isinstance(tensors, KerasTensor):
+        raise TypeError(f"{argument} must be a symbolic tensor from keras.Input(...) and layer "
+                        f"calls, got {type(tensors).__name__}")
+    return tensors
 
 
 def load_model(filepath, compile=True):  # noqa: A002 (Keras' argument name)
