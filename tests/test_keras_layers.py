@@ -203,3 +203,30 @@ def test_dense_takes_initializer_objects_and_names():
                                             "config": {"gain": 1.0, "seed": None}}
     with pytest.raises(ValueError, match="kernel_initializer='he_norml' is not valid"):
         layers.Dense(2, kernel_initializer="he_norml")
+
+
+def test_calling_the_layers_in_turn_gives_the_models_outputs():
+    x = rng.normal(size=(5, 2, 2))
+    model = keras.Sequential([keras.Input(shape=(2, 2)), layers.Flatten(), layers.Dense(3),
+                              layers.LeakyReLU(0.1), layers.Dense(2, activation="sigmoid")])
+    out = x.astype(np.float32)
+    for layer in model.layers:
+        out = layer(out)
+    np.testing.assert_allclose(out, model(x), rtol=1e-6)
+
+
+def test_utils_equal_keras():
+    labels = np.array([[2], [0], [1], [2]])
+    np.testing.assert_array_equal(keras.utils.to_categorical(labels),
+                                  real_keras.utils.to_categorical(labels))
+    np.testing.assert_array_equal(keras.utils.to_categorical([1, 0], num_classes=4),
+                                  real_keras.utils.to_categorical([1, 0], num_classes=4))
+    x = rng.normal(size=(4, 3))
+    x[1] = 0
+    for order, axis in ((2, -1), (1, 1)):
+        np.testing.assert_allclose(keras.utils.normalize(x, axis=axis, order=order),
+                                   real_keras.utils.normalize(x, axis=axis, order=order),
+                                   rtol=1e-12)
+    np.testing.assert_allclose(np.abs(keras.utils.normalize(x, axis=0, order=1)).sum(axis=0), 1)
+    with pytest.raises(ValueError, match="not below num_classes=2"):
+        keras.utils.to_categorical([0, 2], num_classes=2)

@@ -296,8 +296,9 @@ class Dense(Layer):
         out = arr @ weights[0].astype(arr.dtype)
         if self.use_bias:
             out += weights[1].astype(arr.dtype)
-        act = self._model._effective_activation(self._index)
-        activations.activate_inplace(act[0], out.reshape(-1, out.shape[-1]), act[1])
+        # Its own activation only: a folded activation layer applies itself when called.
+        activations.activate_inplace(self._act, out.reshape(-1, out.shape[-1]),
+                                     LEAKY_SLOPE if self._act == "leaky_relu" else None)
         return out
 
     def _owner(self, what):

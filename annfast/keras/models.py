@@ -1,23 +1,33 @@
-"""``Sequential``: a Keras-style model trained by annfast's compiled kernels.
+"""``Sequential`` and functional ``Model``: Keras-style models trained by annfast's kernels.
 
-A model is a chain of ``Dense`` layers.  Its weights live in one flat buffer
-(per layer W (units, n_in) row-major, then b (units,), see ``annfast._params``);
-``fit`` hands that buffer, the optimizer state and the data to annfast's
-training engine (``annfast._engine``), which runs every batch in C with the
-GIL released.  ``get_weights``/``set_weights`` speak Keras' layout
-(kernel (n_in, units), bias (units,)).
+A model is a chain: optional layers that only transform the inputs (Flatten,
+Rescaling, Normalization: NumPy, once per call), then ``Dense`` layers, each
+optionally followed by an activation layer that folds into it.  The Dense
+weights live in one flat buffer (per layer W (units, n_in) row-major, then b
+(units,), see ``annfast._params``); ``fit`` hands that buffer, the optimizer
+state and the data to annfast's training engine (``annfast._engine``), which
+runs every batch in C with the GIL released.  ``get_weights``/``set_weights``
+speak Keras' layout (kernel (n_in, units), bias (units,)) for the Dense layers.
+
+Callbacks run at Keras' points.  Only when one overrides a batch hook does an
+epoch go one batch per kernel call; otherwise it stays the engine's chunked
+call, with no Python between batches.
 
 Differences from Keras, all documented where they arise:
 
 * Training metrics are computed with the end-of-epoch weights over the
   epoch's training data, not as Keras' running mean over the batches (the
-  kernel does not return per-batch outputs).  ``loss`` is exact: the mean of
-  the per-sample losses over the epoch, accumulated by the kernel as Keras'
-  running mean does.
+  kernel does not return per-batch outputs); batch logs hold ``loss`` only.
+  ``loss`` is exact: the mean of the per-sample losses over the epoch,
+  accumulated by the kernel as Keras' running mean does.
 * Probabilities are clipped at the dtype's machine epsilon instead of 1e-7
-  inside the cross-entropy logarithms (see ``annfast.keras.losses``).
+  inside the cross-entropy logarithms of the training loss (see
+  ``annfast.keras.losses``); the metrics clip at 1e-7 as Keras.
 * A NaN/infinite loss stops training with a RuntimeWarning and the weights of
-  the last complete epoch (Keras would carry on with NaN weights).
+  the last complete epoch (Keras would carry on with NaN weights), or raises
+  with ``TerminateOnNaN(raise_error=True)``.
+* Log dicts list ``loss`` first, then the metrics in compile order (Keras 3.15
+  sorts them by name).
 """
 
 import math

@@ -65,5 +65,6 @@ def normalize(x, axis=-1, order=2):
         raise TypeError(f"x must hold numbers, got dtype {arr.dtype}")
     norm = np.atleast_1d(np.linalg.norm(arr, order, axis))
     norm[norm == 0] = 1
-    axis = axis or -1
-    return arr / np.expand_dims(norm, axis)
+    # Keras writes ``axis or -1``, which turns axis=0 into -1 (and then fails to
+    # broadcast); axis 0 here means axis 0.
+    return arr / np.expand_dims(norm, -1 if axis is None else axis)
