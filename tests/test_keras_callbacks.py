@@ -298,6 +298,13 @@ def test_validation_freq_and_evaluate_hooks():
                             return_dict=True)
     assert seen == ["begin", 0, 1, 2, 3, ["loss", "mae"]]
     assert result == model.evaluate(X, Y, verbose=0, return_dict=True)
+    # fit's validation is an evaluate pass for the callbacks, as in Keras.
+    seen.clear()
+    history = model.fit(X, Y, batch_size=30, epochs=2, verbose=0, validation_split=0.4,
+                        callbacks=[Test()])
+    assert seen == ["begin", 0, 1, ["loss", "mae"]] * 2
+    assert history.history["val_loss"][-1] == pytest.approx(
+        model.evaluate(X[60:], Y[60:], verbose=0, return_dict=True)["loss"], rel=1e-12)
 
 
 def test_callbacks_none_and_empty_and_bad_ones():
@@ -324,3 +331,11 @@ def test_train_test_and_predict_on_batch():
     assert model.test_on_batch(X[:16], Y[:16], return_dict=True)["mae"] == pytest.approx(mae)
     np.testing.assert_array_equal(model.predict_on_batch(X[:5]), model.predict(X[:5], verbose=0))
     assert isinstance(loss, float)
+
+
+def test_unsupported_callbacks_name_the_supported_ones():
+    with pytest.raises(AttributeError, match="no TensorBoard; the supported callbacks are: "
+                                             "Callback, .*EarlyStopping"):
+        keras.callbacks.TensorBoard  # noqa: B018
+    assert keras.backend.epsilon() == real_keras.backend.epsilon()
+    assert keras.backend.floatx() == real_keras.backend.floatx()

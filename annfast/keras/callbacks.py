@@ -542,3 +542,15 @@ class TerminateOnNaN(Callback):
                                    f"{loss}. Terminating training immediately.")
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
+
+
+_KERAS_CALLBACKS = {"BackupAndRestore", "ProgbarLogger", "RemoteMonitor", "TensorBoard",
+                    "SwapEMAWeights", "OrbaxCheckpoint"}
+
+
+def __getattr__(name):
+    # A clear message instead of a bare AttributeError for Keras callbacks we do not have.
+    if name in _KERAS_CALLBACKS:
+        raise AttributeError(f"annfast.keras.callbacks has no {name}; the supported callbacks "
+                             f"are: {', '.join(__all__)}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

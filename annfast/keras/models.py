@@ -691,8 +691,12 @@ class Sequential:
                     logs = self._logs(self._kernel_forward(network, params, X), Y, y_raw,
                                       train_metrics, loss=result.mean_loss)
                 if val is not None and (epoch + 1) % validation_freq == 0:
-                    logs.update(self._logs(self._kernel_forward(network, params, val[0]),
-                                           val[1], val[2], val_metrics, prefix="val_"))
+                    # Validation is an evaluate() pass for the callbacks, as in Keras.
+                    cbs.call("on_test_begin", {})
+                    out = self._batched(val[0], batch_size, cbs, "test", val[1])
+                    val_logs = self._logs(out, val[1], val[2], val_metrics)
+                    cbs.call("on_test_end", dict(val_logs))
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 cbs.call("on_epoch_end", epoch, logs)
                 progress[0].finish(logs)
                 last_logs.clear()
