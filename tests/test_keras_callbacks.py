@@ -10,7 +10,6 @@ import pytest
 
 from annfast import _engine, keras
 from annfast.keras import callbacks, layers
-
 from tests.keras_oracle import real_keras
 
 rng = np.random.default_rng(5)
@@ -66,9 +65,9 @@ HISTORIES = [
     [0.5, 0.6, 0.7, 0.4, 0.45, 0.46, 0.47, 0.48, 0.3, 0.31, 0.32, 0.33],
 ]
 EARLY_STOPPING = [
-    dict(patience=2), dict(patience=0), dict(patience=1, min_delta=0.05),
-    dict(patience=2, baseline=0.6), dict(patience=1, start_from_epoch=4),
-    dict(patience=2, restore_best_weights=True), dict(patience=3, mode="max"),
+    {"patience": 2}, {"patience": 0}, {"patience": 1, "min_delta": 0.05},
+    {"patience": 2, "baseline": 0.6}, {"patience": 1, "start_from_epoch": 4},
+    {"patience": 2, "restore_best_weights": True}, {"patience": 3, "mode": "max"},
 ]
 
 
@@ -80,9 +79,9 @@ def test_early_stopping_stops_where_keras_stops(history, kwargs):
     assert ours == theirs
 
 
-REDUCE = [dict(patience=2), dict(patience=1, factor=0.5, cooldown=2),
-          dict(patience=1, min_delta=0.05, min_lr=0.02), dict(patience=0, factor=0.2),
-          dict(patience=2, mode="max")]
+REDUCE = [{"patience": 2}, {"patience": 1, "factor": 0.5, "cooldown": 2},
+          {"patience": 1, "min_delta": 0.05, "min_lr": 0.02}, {"patience": 0, "factor": 0.2},
+          {"patience": 2, "mode": "max"}]
 
 
 @pytest.mark.parametrize("history", HISTORIES)

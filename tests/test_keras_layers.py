@@ -7,7 +7,6 @@ import pytest
 
 from annfast import keras
 from annfast.keras import initializers, layers
-
 from tests.keras_oracle import real_keras, to_numpy
 
 rng = np.random.default_rng(11)
@@ -38,7 +37,7 @@ def test_normalization_adapt_equals_keras(axis, invert):
 
 def test_normalization_with_given_mean_and_variance_equals_keras():
     x = rng.normal(size=(6, 3)).astype(np.float32)
-    kwargs = dict(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.25])
+    kwargs = {"mean": [1.0, 2.0, 3.0], "variance": [4.0, 1.0, 0.25]}
     np.testing.assert_allclose(layers.Normalization(**kwargs)(x),
                                to_numpy(real_keras.layers.Normalization(**kwargs)(x)),
                                rtol=1e-6)
@@ -230,3 +229,31 @@ def test_utils_equal_keras():
     np.testing.assert_allclose(np.abs(keras.utils.normalize(x, axis=0, order=1)).sum(axis=0), 1)
     with pytest.raises(ValueError, match="not below num_classes=2"):
         keras.utils.to_categorical([0, 2], num_classes=2)
+
+
+def test_bad_inputs_to_a_model_with_transform_layers_change_nothing():
+    norm = layers.Normalization()
+    norm.adapt(rng.normal(size=(20, 4)))
+    model = keras.Sequential([keras.Input(shape=(2, 2)), layers.Flatten(), layers.Rescaling(2.0),
+                              layers.Dense(3), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(rng.normal(size=(8, 2, 2)), np.ones(8), verbose=0)
+    before = [w.copy() for w in model.get_weights()], model.optimizer.iterations
+    state = model.optimizer._state.copy()
+    bad = [
+        ({"x": rng.normal(size=(8, 4))}, ValueError, r"samples of shape \(4,\), but the "
+                                                     r"model's input shape is \(2, 2\)"),
+        ({"x": np.full((8, 2, 2), np.nan)}, ValueError, "NaN"),
+        ({"x": rng.normal(size=(8, 2, 2)), "validation_freq": 0}, ValueError, "validation_freq"),
+        ({"x": rng.normal(size=(8, 2, 2)), "callbacks": [object()]}, TypeError,
+         "must be a keras.callbacks.Callback"),
+    ]
+    for kwargs, error, match in bad:
+        with pytest.raises(error, match=match):
+            model.fit(y=np.ones(8), verbose=0, **kwargs)
+    for a, b in zip(model.get_weights(), before[0]):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == before[1]
+    np.testing.assert_array_equal(model.optimizer._state, state)
+    with pytest.raises(ValueError, match="adapted to data of shape"):
+        norm(rng.normal(size=(3, 5)))

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from annfast import keras
-
 from tests.keras_oracle import real_keras, to_numpy
 
 rng = np.random.default_rng(21)

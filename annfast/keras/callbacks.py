@@ -472,7 +472,8 @@ class CSVLogger(Callback):
                 self.append_header = not bool(len(f.readline()))
         if self.csv_file is not None and not self.csv_file.closed:
             self.csv_file.close()
-        self.csv_file = open(self.filename, "a" if self.append else "w", newline="",
+        # Open for the whole fit (closed in on_train_end), as Keras.
+        self.csv_file = open(self.filename, "a" if self.append else "w", newline="",  # noqa: SIM115
                              encoding="utf-8")
         self.writer, self.keys = None, None
 
@@ -509,10 +510,10 @@ class LambdaCallback(Callback):
                  **kwargs):
         super().__init__()
         self.__dict__.update(kwargs)
-        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
-                     on_train_begin=on_train_begin, on_train_end=on_train_end,
-                     on_train_batch_begin=on_train_batch_begin,
-                     on_train_batch_end=on_train_batch_end)
+        given = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
+                     "on_train_begin": on_train_begin, "on_train_end": on_train_end,
+                     "on_train_batch_begin": on_train_batch_begin,
+                     "on_train_batch_end": on_train_batch_end}
         for hook, fn in given.items():
             if fn is not None:
                 if not callable(fn):

@@ -25,9 +25,8 @@ import numpy as np
 
 from annfast import activations
 from annfast._validation import check_bool, check_dtype, check_scalar
-from annfast.keras import _naming
+from annfast.keras import _naming, initializers
 from annfast.keras import activations as keras_activations
-from annfast.keras import initializers
 
 __all__ = ["Layer", "Dense", "Input", "InputLayer", "Flatten", "Rescaling", "Normalization",
            "Activation", "ReLU", "LeakyReLU", "Softmax", "KerasTensor"]

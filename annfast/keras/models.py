@@ -845,7 +845,11 @@ class Sequential:
         loss (and metrics) of that batch, as Keras: the loss before the step, the
         metrics on the outputs after it."""
         n = len(np.asarray(x)) if not is_sparse(x) else x.shape[0]
-        history = self.fit(x, y, batch_size=max(n, 1), epochs=1, verbose=0, shuffle=False)
+        kept = self.history  # as Keras, a single step is no fit: the History stays
+        try:
+            history = self.fit(x, y, batch_size=max(n, 1), epochs=1, verbose=0, shuffle=False)
+        finally:
+            self.history = kept
         logs = {k: v[-1] for k, v in history.history.items()}
         if return_dict:
             return logs
