@@ -257,3 +257,19 @@ def test_bad_inputs_to_a_model_with_transform_layers_change_nothing():
     np.testing.assert_array_equal(model.optimizer._state, state)
     with pytest.raises(ValueError, match="adapted to data of shape"):
         norm(rng.normal(size=(3, 5)))
+
+
+def test_get_layer_nested_weights_and_frozen_layers():
+    inner = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="hidden"),
+                              layers.ReLU(name="act"), layers.Dense(1)])
+    assert inner.get_layer("act") is inner.layers[1] and inner.get_layer(index=-1).units == 1
+    with pytest.raises(ValueError, match="No such layer: nope"):
+        inner.get_layer("nope")
+    outer = keras.Sequential([inner, layers.Activation("sigmoid")])
+    weights = outer.get_weights()
+    assert len(weights) == 4
+    outer.set_weights([w * 0 for w in weights])
+    np.testing.assert_array_equal(outer(np.ones((2, 3))), 0.5)
+    layers.Flatten().trainable = False  # no weights: nothing to freeze
+    with pytest.raises(ValueError, match="trainable=False is not supported"):
+        inner.get_layer("hidden").trainable = False

@@ -140,6 +140,17 @@ class Layer:
     def _output_shape(self, shape):
         return shape
 
+    @property
+    def trainable(self):
+        return True
+
+    @trainable.setter
+    def trainable(self, value):
+        # Refuse rather than silently train a layer the script meant to freeze.
+        if not check_bool(value, "trainable") and isinstance(self, Dense):
+            raise ValueError(f"trainable=False is not supported: every Dense layer trains "
+                             f"(layer {self.name!r})")
+
     def get_weights(self):
         return []
 

@@ -176,6 +176,22 @@ class Sequential:
             raise ValueError(f"model {self.name!r} has no Dense layers")
         return (None, self._layers[-1].units)
 
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at position ``index`` of ``layers``."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer() needs name=... or index=..., not both")
+        if index is not None:
+            index = check_scalar(index, "index", integer=True)
+            if not -len(self._stack) <= index < len(self._stack):
+                raise ValueError(f"index={index} is out of range: model {self.name!r} has "
+                                 f"{len(self._stack)} layers")
+            return self._stack[index]
+        for layer in self._stack:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self._stack]}.")
+
     def add(self, layer):
         """Append a layer (see the class notes for the order layers may come in)."""
         if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
@@ -865,6 +881,8 @@ class Sequential:
     def get_weights(self):
         """All weights in Keras' layout: ``[kernel_0 (n_in, units), bias_0, kernel_1, ...]``
         (copies; a layer with use_bias=False contributes its kernel only)."""
+        if self._nested is not None:
+            return self._nested.get_weights()
         if not self.built:
             return []
         return [arr for i in range(len(self._layers)) for arr in self._layer_weights(i)]
@@ -896,6 +914,8 @@ class Sequential:
     def set_weights(self, weights):
         """Set every weight from a list in the layout of ``get_weights``.  Nothing
         changes unless every array has the right shape and finite values."""
+        if self._nested is not None:
+            return self._nested.set_weights(weights)
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet; nothing to set")
         shapes = [s for i in range(len(self._layers)) for s in self._expected_shapes(i)]
