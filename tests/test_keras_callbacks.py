@@ -338,3 +338,18 @@ def test_unsupported_callbacks_name_the_supported_ones():
         keras.callbacks.TensorBoard  # noqa: B018
     assert keras.backend.epsilon() == real_keras.backend.epsilon()
     assert keras.backend.floatx() == real_keras.backend.floatx()
+
+
+def test_auto_mode_follows_the_metrics_direction():
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae", keras.metrics.AUC(name="a")])
+    up = keras.callbacks.EarlyStopping(monitor="val_a")
+    down = keras.callbacks.EarlyStopping(monitor="val_mae")
+    unknown = keras.callbacks.EarlyStopping(monitor="val_other")
+    for cb in (up, down, unknown):
+        cb.set_model(model)
+    up._set_monitor_op()
+    down._set_monitor_op()
+    assert up.monitor_op is np.greater and down.monitor_op is np.less
+    with pytest.raises(ValueError, match="pass mode='max' or mode='min'"):
+        unknown._set_monitor_op()
