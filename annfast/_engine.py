@@ -297,11 +297,15 @@ def prepare(network, inputs, update):
     return Prepared(network, inputs, update)
 
 
-def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None):
+def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None,
+                per_call=None):
     """Train copies of ``params`` and ``opt`` over ``data`` (``Prepared``) in the
     given order; return an EpochResult.  ``params``/``opt`` are never written.
 
-    ``on_chunk(n_done, loss_sum)`` runs between kernel calls.  Ctrl-C
+    ``on_chunk(n_done, loss_sum)`` runs between kernel calls; if it returns
+    True the epoch ends there (DONE, over the samples seen).  ``per_call``
+    fixes the samples per kernel call (a multiple of the batch size: one batch
+    per call lets a front end run per-batch hooks).  Ctrl-C
     (KeyboardInterrupt) there or in a kernel call ends the epoch as INTERRUPTED.
     """
     arch = network.arch
@@ -309,9 +313,12 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     work = params.copy()
     work_opt = opt.copy() if opt is not None else OptimizerState(np.empty(0, params.dtype))
     step = update.batch_size
-    per_call = max(1, WORK_PER_CALL // (data.work_per_sample * step)) * step
     if update.zero_biases is not None:
         per_call = step  # the held biases go back to zero after every step
+    elif per_call is not None:
+        per_call = max(1, per_call // step) * step
+    else:
+        per_call = max(1, WORK_PER_CALL // (data.work_per_sample * step)) * step
     args = update.kernel_args()
     total, pos = 0.0, 0
     try:
@@ -331,8 +338,9 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
             if update.zero_biases is not None:
                 _hold_at_zero(work, work_opt.state, update.zero_biases)
             pos = stop
-            if on_chunk is not None:
-                on_chunk(pos, total)
+            if on_chunk is not None and on_chunk(pos, total):
+                n = pos  # the front end asked to end the epoch here
+                break
     except KeyboardInterrupt:
         return EpochResult(Status.INTERRUPTED, total, n, position=pos)
     # The last updates can overflow the parameters after every loss was finite.
@@ -369,14 +377,15 @@ class FitResult:
 
 
 def fit(network, params, data, Y, *, epochs, update, opt=None, order=None, on_epoch=None,
-        on_chunk=None, first_epoch=0):
+        on_chunk=None, first_epoch=0, per_call=None):
     """Run up to ``epochs`` epochs; return a FitResult.  Nothing is published:
     the caller's ``params``/``opt`` are never written.
 
     order(epoch) -> the epoch's sample order (the front end's shuffle);
     on_epoch(epoch, result, params, opt) runs after each completed epoch with
     the new parameters and returns True to stop (it may change ``update.lr``);
-    on_chunk(epoch, n_done, loss_sum) runs between kernel calls.
+    on_chunk(epoch, n_done, loss_sum) runs between kernel calls (True ends the
+    epoch early; ``per_call`` as in ``train_epoch``).
     An epoch that diverges or is interrupted ends the run; its result is kept
     in ``last`` and the parameters are those of the epoch before.
     """
@@ -385,7 +394,7 @@ def fit(network, params, data, Y, *, epochs, update, opt=None, order=None, on_ep
     for epoch in range(first_epoch, first_epoch + epochs):
         epoch_order = order(epoch) if order is not None else np.arange(n, dtype=np.int64)
         hook = None if on_chunk is None else (lambda k, s, e=epoch: on_chunk(e, k, s))
-        result = train_epoch(network, params, data, Y, epoch_order, update, opt, hook)
+        result = train_epoch(network, params, data, Y, epoch_order, update, opt, hook, per_call)
         if result.status is not Status.DONE:
             return FitResult(result.status, params, opt, done, result, epoch)
         params, opt = result.params, result.opt

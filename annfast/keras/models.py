@@ -1,69 +1,100 @@
-"""``Sequential``: a Keras-style model trained by annfast's compiled kernels.
+"""``Sequential`` and functional ``Model``: Keras-style models trained by annfast's kernels.
 
-A model is a chain of ``Dense`` layers.  Its weights live in one flat buffer
-(per layer W (units, n_in) row-major, then b (units,), see ``annfast._params``);
-``fit`` hands that buffer, the optimizer state and the data to annfast's
-training engine (``annfast._engine``), which runs every batch in C with the
-GIL released.  ``get_weights``/``set_weights`` speak Keras' layout
-(kernel (n_in, units), bias (units,)).
+A model is a chain: optional layers that only transform the inputs (Flatten,
+Rescaling, Normalization: NumPy, once per call), then ``Dense`` layers, each
+optionally followed by an activation layer that folds into it.  The Dense
+weights live in one flat buffer (per layer W (units, n_in) row-major, then b
+(units,), see ``annfast._params``); ``fit`` hands that buffer, the optimizer
+state and the data to annfast's training engine (``annfast._engine``), which
+runs every batch in C with the GIL released.  ``get_weights``/``set_weights``
+speak Keras' layout (kernel (n_in, units), bias (units,)) for the Dense layers.
+
+Callbacks run at Keras' points.  Only when one overrides a batch hook does an
+epoch go one batch per kernel call; otherwise it stays the engine's chunked
+call, with no Python between batches.
 
 Differences from Keras, all documented where they arise:
 
 * Training metrics are computed with the end-of-epoch weights over the
   epoch's training data, not as Keras' running mean over the batches (the
-  kernel does not return per-batch outputs).  ``loss`` is exact: the mean of
-  the per-sample losses over the epoch, accumulated by the kernel as Keras'
-  running mean does.
+  kernel does not return per-batch outputs); batch logs hold ``loss`` only.
+  ``loss`` is exact: the mean of the per-sample losses over the epoch,
+  accumulated by the kernel as Keras' running mean does.
 * Probabilities are clipped at the dtype's machine epsilon instead of 1e-7
-  inside the cross-entropy logarithms (see ``annfast.keras.losses``).
+  inside the cross-entropy logarithms of the training loss (see
+  ``annfast.keras.losses``); the metrics clip at 1e-7 as Keras.
 * A NaN/infinite loss stops training with a RuntimeWarning and the weights of
-  the last complete epoch (Keras would carry on with NaN weights).
+  the last complete epoch (Keras would carry on with NaN weights), or raises
+  with ``TerminateOnNaN(raise_error=True)``.
+* Log dicts list ``loss`` first, then the metrics in compile order (Keras 3.15
+  sorts them by name).
 """
 
 import math
+import os
 import warnings
 
 import numpy as np
 
-from annfast import _engine, _params
+from annfast import _engine, _io, _params
 from annfast._validation import (
     as_float_array,
     check_bool,
     check_layers,
+    check_path,
     check_same_length,
     check_scalar,
+    is_sparse,
 )
 from annfast.keras import _naming, _progress
 from annfast.keras import losses as losses_module
 from annfast.keras import metrics as metrics_module
 from annfast.keras import optimizers as optimizers_module
-from annfast.keras.callbacks import History
+from annfast.keras.callbacks import (
+    BATCH_HOOKS,
+    PREDICT_BATCH_HOOKS,
+    TEST_BATCH_HOOKS,
+    CallbackList,
+    History,
+    TerminateOnNaN,
+)
 from annfast.keras.layers import (
     LEAKY_SLOPE,
     SUPPORTED_LAYERS,
+    TRANSFORM_LAYERS,
     Dense,
     InputLayer,
+    KerasTensor,
+    Layer,
+    _ActivationLayer,
+    check_sample_shape,
     draw,
     reject_unsupported,
 )
 from annfast.keras.saving import load_model
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Sequential", "Model", "load_model"]
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"  # Keras' floatx
+WEIGHTS_KIND = "keras.weights"
 FIT_ARGUMENTS = ("x", "y", "batch_size", "epochs", "verbose", "validation_split",
-                 "validation_data", "shuffle", "initial_epoch")
+                 "validation_data", "shuffle", "initial_epoch", "callbacks", "validation_freq")
 PROGRESS_UPDATES = 50  # kernel calls per epoch when a live progress bar is drawn
 
 
 class Sequential:
-    """A linear stack of ``Dense`` layers.
+    """A linear stack of layers; the Dense chain trains in the compiled kernels.
 
     Parameters
     ----------
     layers : list of layers, optional
-        An optional ``Input(shape=(n_features,))`` first, then ``Dense`` layers.
+        An optional ``Input(shape=...)`` first; then the layers that only
+        transform the inputs (Flatten, Rescaling, Normalization); then Dense
+        layers, each optionally followed by an activation layer (Activation,
+        ReLU, LeakyReLU, Softmax) that folds into it.  A model given as a
+        layer (first) may be followed by activation layers: such a model
+        predicts but does not train (train the inner model).
     name : str, optional
 
     Examples
@@ -80,10 +111,15 @@ class Sequential:
             raise TypeError(f"name must be a non-empty string, got {name!r}")
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
-        self.name = name if name is not None else _naming.unique_name("sequential")
+        self.name = name if name is not None else _naming.unique_name(self._prefix)
         self._input = None  # the InputLayer, if one was given
         self._layers = []  # the Dense layers, in order
-        self._input_dim = None
+        self._stack = []  # every layer after the input, in order
+        self._pre = []  # the layers that transform the inputs before the Dense chain
+        self._folded = {}  # Dense index -> the activation layer folded into it
+        self._sample_shape = None  # the shape of one input sample, once known
+        self._seen_shape = None  # the sample shape of the last inputs converted
+        self._input_dim = None  # the features reaching the first Dense layer
         self._dtype = None  # fixed by the first layer that names one, else float32 at build
         self._params = None  # the flat parameter buffer, once built
         self._rng = _naming.new_generator()
@@ -91,21 +127,32 @@ class Sequential:
         self.loss = None
         self._loss = None
         self._metric_names = []
+        self._metric_objects = {}
         self.compiled = False
         self.history = None
+        self.stop_training = False
         for layer in layers or ():
             self.add(layer)
+
+    _prefix = "sequential"
 
     # -- structure ---------------------------------------------------------------------
 
     @property
     def layers(self):
-        """The Dense layers (the input layer is not listed, as in Keras)."""
-        return list(self._layers)
+        """The layers after the input, in order (the input layer is not listed, as in Keras)."""
+        return list(self._stack)
 
     @property
     def built(self):
-        return self._params is not None
+        return self._params is not None or (self._nested is not None and self._nested.built)
+
+    @property
+    def _nested(self):
+        """The model given as this model's first layer, if any."""
+        if self._stack and isinstance(self._stack[0], Sequential):
+            return self._stack[0]
+        return None
 
     @property
     def dtype(self):
@@ -117,40 +164,137 @@ class Sequential:
 
     @property
     def input_shape(self):
-        return (None, self._input_dim)
+        if self._nested is not None:
+            return self._nested.input_shape
+        return (None, *(self._sample_shape or (self._input_dim,)))
 
     @property
     def output_shape(self):
+        if self._nested is not None:
+            return self._nested.output_shape
         if not self._layers:
-            raise ValueError(f"model {self.name!r} has no layers")
+            raise ValueError(f"model {self.name!r} has no Dense layers")
         return (None, self._layers[-1].units)
 
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at position ``index`` of ``layers``."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer() needs name=... or index=..., not both")
+        if index is not None:
+            index = check_scalar(index, "index", integer=True)
+            if not -len(self._stack) <= index < len(self._stack):
+                raise ValueError(f"index={index} is out of range: model {self.name!r} has "
+                                 f"{len(self._stack)} layers")
+            return self._stack[index]
+        for layer in self._stack:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self._stack]}.")
+
     def add(self, layer):
-        """Append a layer: an ``Input`` (first only) or a ``Dense`` layer."""
+        """Append a layer (see the class notes for the order layers may come in)."""
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            layer = layer._layer  # keras.Input(...) given to Sequential
         if isinstance(layer, InputLayer):
-            if self._input is not None or self._layers:
+            if self._input is not None or self._stack:
                 raise ValueError("an Input can only be the first layer of a Sequential model")
             dtype = self._merged_dtype(layer)
-            self._input, self._input_dim, self._dtype = layer, layer.units, dtype
+            self._input, self._dtype = layer, dtype
+            self._set_sample_shape(layer.sample_shape)
             return
-        if not isinstance(layer, Dense):
-            raise TypeError(f"Sequential supports only {SUPPORTED_LAYERS} layers from "
+        if isinstance(layer, Sequential):
+            self._add_model(layer)
+            return
+        if not isinstance(layer, Layer) or isinstance(layer, KerasTensor):
+            raise TypeError(f"Sequential supports only {SUPPORTED_LAYERS} from "
                             f"annfast.keras.layers; got {type(layer).__module__}."
                             f"{type(layer).__name__}")
-        if layer._model is not None:
-            raise ValueError(f"layer {layer.name!r} already belongs to model "
-                             f"{layer._model.name!r}; create a new Dense layer")
-        if any(other.name == layer.name for other in self._layers):
+        if layer._model is not None or any(other is layer for other in self._stack):
+            owner = layer._model.name if layer._model is not None else self.name
+            raise ValueError(f"layer {layer.name!r} already belongs to model {owner!r}; "
+                             "create a new layer (shared layers are not supported)")
+        if any(other.name == layer.name for other in self._stack):
             raise ValueError(f"a layer named {layer.name!r} is already in model {self.name!r}; "
                              "layer names must be unique")
+        if self._nested is not None and not isinstance(layer, _ActivationLayer):
+            raise ValueError(f"a model used as a layer can only be followed by activation "
+                             f"layers (Activation, ReLU, LeakyReLU, Softmax), not "
+                             f"{type(layer).__name__}: annfast trains one Dense chain per model")
+        if isinstance(layer, TRANSFORM_LAYERS):
+            self._add_transform(layer)
+        elif isinstance(layer, _ActivationLayer):
+            self._add_activation(layer)
+        elif isinstance(layer, Dense):
+            self._add_dense(layer)
+        else:
+            raise TypeError(f"Sequential supports only {SUPPORTED_LAYERS}; got "
+                            f"{type(layer).__name__}")
+
+    def _add_model(self, model):
+        if self._stack or self._input is not None:
+            raise ValueError("a model can be used as a layer only as the first layer of a "
+                             "Sequential model (e.g. Sequential([model, Softmax()]))")
+        if model is self:
+            raise ValueError("a model cannot contain itself")
+        self._dtype = model._dtype
+        self._stack.append(model)
+
+    def _add_transform(self, layer):
+        if self._layers:
+            raise ValueError(f"{type(layer).__name__} layer {layer.name!r} comes after a Dense "
+                             f"layer: {', '.join(t.__name__ for t in TRANSFORM_LAYERS)} must "
+                             "come before the first Dense layer (they run once per batch "
+                             "before the trained Dense chain)")
+        dtype = self._merged_dtype(layer)
+        if self._sample_shape is not None:
+            layer._output_shape(self._shape_before(len(self._pre), self._sample_shape))
+        elif not self._pre and layer._input_shape is not None:
+            layer._output_shape(layer._input_shape)
+        self._dtype = dtype
+        self._pre.append(layer)
+        self._stack.append(layer)
+        if self._sample_shape is None and len(self._pre) == 1 and layer._input_shape is not None:
+            self._set_sample_shape(layer._input_shape)
+        elif self._sample_shape is not None:
+            self._update_input_dim()
+
+    def _add_activation(self, layer):
+        name, param = layer.activation_spec()
+        if self._nested is not None or name == "identity":
+            pass  # applied after the nested model, or a no-op
+        else:
+            previous = self._stack[-1] if self._stack else None
+            if not isinstance(previous, Dense):
+                raise ValueError(f"{type(layer).__name__} layer {layer.name!r} must follow a "
+                                 "Dense layer: activation layers fold into the Dense layer "
+                                 "before them (or follow a model used as a layer)")
+            if previous._act != "identity" or previous._index in self._folded:
+                raise ValueError(f"{type(layer).__name__} layer {layer.name!r} follows Dense "
+                                 f"layer {previous.name!r}, which already has an activation "
+                                 ": an activation layer can only follow a linear Dense "
+                                 "layer (activation=None), whose activation it becomes")
+            self._check_slopes(extra=(name, param))
+            self._folded[previous._index] = layer
+        self._dtype = self._merged_dtype(layer)
+        self._stack.append(layer)
+
+    def _add_dense(self, layer):
         n_in = self._layers[-1].units if self._layers else self._input_dim
         if layer.input_dim is not None and n_in is not None and layer.input_dim != n_in:
             raise ValueError(f"layer {layer.name!r} has input_dim={layer.input_dim}, but its "
                              f"input has {n_in} features")
+        if not self._layers and self._sample_shape is not None:
+            self._shape_at_dense(self._sample_shape)  # raises for multi-dim samples
+        if layer._act == "leaky_relu":
+            self._check_slopes(extra=("leaky_relu", LEAKY_SLOPE))
         dtype = self._merged_dtype(layer)
         input_dim = self._input_dim
-        if input_dim is None and not self._layers:
-            input_dim = n_in = layer.input_dim
+        if n_in is None and layer.input_dim is not None:
+            if self._pre:
+                raise ValueError(f"layer {layer.name!r} gives input_dim, but layers before it "
+                                 "decide its input; give the input shape to the first layer")
+            n_in = input_dim = layer.input_dim
         params = None
         if input_dim is not None:
             # The sizes are checked and the weights drawn before the model changes:
@@ -159,7 +303,7 @@ class Sequential:
                                   layer.units], "the model's layer sizes")
             rng_state = self._rng.bit_generator.state
             try:
-                if self.built:
+                if self._params is not None:
                     params = np.concatenate([self._params, self._init_layer(layer, n_in)])
                 else:
                     dtype = dtype if dtype is not None else DEFAULT_DTYPE  # fixed at build
@@ -168,12 +312,67 @@ class Sequential:
                 self._rng.bit_generator.state = rng_state
                 raise
         # Every check passed and every allocation succeeded: now change the model.
-        self._input_dim = input_dim
+        if self._input_dim is None and input_dim is not None:
+            self._sample_shape, self._input_dim = (input_dim,), input_dim
         self._dtype = dtype
         layer._model, layer._index = self, len(self._layers)
         self._layers.append(layer)
+        self._stack.append(layer)
         if params is not None:
             self._params = params
+
+    def _leaky_slopes(self, extra=None):
+        slopes = []
+        for i, layer in enumerate(self._layers):
+            name, param = self._effective_activation(i)
+            if name == "leaky_relu":
+                slopes.append((param, layer.name))
+        if extra is not None and extra[0] == "leaky_relu":
+            slopes.append((extra[1], "the new layer"))
+        return slopes
+
+    def _check_slopes(self, extra=None):
+        slopes = self._leaky_slopes(extra)
+        if len({s for s, _ in slopes}) > 1:
+            listed = ", ".join(f"{name}: {s:g}" for s, name in slopes)
+            raise ValueError(f"model {self.name!r} would have leaky ReLUs with different "
+                             f"negative slopes ({listed}); the kernels support one slope per "
+                             "model")
+
+    def _effective_activation(self, i):
+        """(canonical activation, parameter or None) the kernels run for Dense layer i."""
+        if i in self._folded:
+            return self._folded[i].activation_spec()
+        act = self._layers[i]._act
+        return act, LEAKY_SLOPE if act == "leaky_relu" else None
+
+    def _set_sample_shape(self, shape):
+        self._sample_shape = tuple(shape)
+        self._update_input_dim()
+        if self._layers and self._params is None:
+            self._build()
+
+    def _update_input_dim(self):
+        """The first Dense layer's input size, once the samples reach it as 1-D."""
+        shape = self._shape_before(len(self._pre), self._sample_shape)
+        if self._layers or len(shape) == 1:
+            self._input_dim = self._shape_at_dense(self._sample_shape)
+        else:
+            self._input_dim = None  # a Flatten must come before the first Dense
+
+    def _shape_before(self, k, shape):
+        """The sample shape after the first k transform layers."""
+        for layer in self._pre[:k]:
+            shape = layer._output_shape(shape)
+        return shape
+
+    def _shape_at_dense(self, shape):
+        """The feature count reaching the first Dense layer for samples of ``shape``."""
+        shape = self._shape_before(len(self._pre), shape)
+        if len(shape) != 1:
+            raise ValueError(f"inputs of shape {tuple(shape)} reach the first Dense layer, "
+                             "which takes 1-D samples: add a Flatten layer first")
+        return shape[0]
 
     def _merged_dtype(self, layer):
         if layer.dtype is None or self._dtype is None or layer.dtype == self._dtype:
@@ -199,8 +398,10 @@ class Sequential:
         self._params = self._initial_params(self._layers, self._sizes, self._dtype)
 
     def build(self, input_shape=None):
-        """Create the weights for inputs of shape ``(None, n_features)``."""
+        """Create the weights for inputs of shape ``(None, *sample_shape)``."""
         if not self._layers:
+            if self._nested is not None:
+                return self._nested.build(input_shape)
             raise ValueError(f"model {self.name!r} has no layers to build")
         if self.built:
             return
@@ -208,24 +409,27 @@ class Sequential:
             raise ValueError("build() needs input_shape=(None, n_features) when no layer "
                              "gives input_dim")
         shape = tuple(input_shape)
-        if len(shape) != 2:
+        if len(shape) < 2:
             raise ValueError(f"input_shape must be (None, n_features), got {input_shape!r}")
-        n = shape[-1]
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"input_shape must end with a positive int, got {input_shape!r}")
-        self._input_dim = int(n)
-        self._build()
+        self._set_sample_shape(check_sample_shape(shape[1:], "input_shape[1:]"))
 
     def _require_layers(self, what):
-        if not self._layers:
+        if not self._layers and self._nested is None:
             raise ValueError(f"{what}: model {self.name!r} has no layers; add Dense layers first")
+
+    def _require_trainable(self, what):
+        if self._nested is not None:
+            raise ValueError(f"{what}: model {self.name!r} wraps model {self._nested.name!r}, "
+                             "and a wrapping model only predicts; train the inner model")
 
     def _network(self, sizes=None):
         """The engine's view of this model (``sizes`` before the model is built)."""
         sizes = self._sizes if sizes is None else sizes
         loss = self._loss if self._loss is not None else losses_module.MeanSquaredError()
-        return _engine.Network(sizes, [layer._act for layer in self._layers], loss.kernel_loss,
-                               self.dtype, LEAKY_SLOPE, loss.scale(sizes[-1]))
+        acts = [self._effective_activation(i) for i in range(len(self._layers))]
+        slopes = [param for name, param in acts if name == "leaky_relu"]
+        return _engine.Network(sizes, [name for name, _ in acts], loss.kernel_loss, self.dtype,
+                               slopes[0] if slopes else LEAKY_SLOPE, loss.scale(sizes[-1]))
 
     def _frozen_bias_index(self, sizes=None):
         """Indices in the flat buffer of the biases of use_bias=False layers, or None
@@ -241,6 +445,8 @@ class Sequential:
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet; give the first layer "
                              "input_dim or an Input, or call fit/build")
+        if self._nested is not None:
+            return self._nested.count_params()
         return sum(layer.count_params() for layer in self._layers)
 
     def summary(self, line_length=None, print_fn=None):
@@ -272,9 +478,17 @@ class Sequential:
         emit("_" * width)
         emit(row("Layer (type)", "Output Shape", "Param #"))
         emit("=" * width)
-        for i, layer in enumerate(self._layers):
-            emit(row(f"{layer.name} (Dense)", f"(None, {layer.units})", str(layer.count_params())))
-            emit(("=" if i == len(self._layers) - 1 else "_") * width)
+        shape = self._sample_shape
+        for i, layer in enumerate(self._stack):
+            if isinstance(layer, Sequential):
+                shape, count = layer.output_shape[1:], layer.count_params()
+            else:
+                if shape is not None:
+                    shape = layer._output_shape(shape)
+                count = layer.count_params() if isinstance(layer, Dense) else 0
+            shown = "(None, " + ", ".join(map(str, shape)) + ")" if shape else "?"
+            emit(row(f"{layer.name} ({type(layer).__name__})", shown, str(count)))
+            emit(("=" if i == len(self._stack) - 1 else "_") * width)
         emit(f"Total params: {total:,} ({_format_bytes(n_bytes)})")
         emit(f"Trainable params: {total:,} ({_format_bytes(n_bytes)})")
         emit("Non-trainable params: 0 (0.00 B)")
@@ -293,20 +507,29 @@ class Sequential:
         loss : str or Loss
             'mean_squared_error'/'mse', 'binary_crossentropy',
             'categorical_crossentropy' or 'sparse_categorical_crossentropy'.
-        metrics : list of str, optional
+        metrics : list of str or Metric objects, optional
             'acc'/'accuracy' (binary, categorical or sparse chosen from the
-            shapes, reported under the name given), 'mse', 'mae', ...
+            shapes, reported under the name given), 'mse', 'mae', 'auc', or
+            objects from ``keras.metrics`` (``AUC()``, ``Precision()``, ...).
         """
         reject_unsupported("compile", kwargs, ("optimizer", "loss", "metrics"))
         opt = optimizers_module.get(optimizer)
         loss_obj = None if loss is None else losses_module.get(loss)
-        names = metrics_module.check_names(metrics)
-        self.optimizer, self.loss, self._loss, self._metric_names = opt, loss, loss_obj, names
+        entries = metrics_module.check_metrics(metrics)
+        self.optimizer, self.loss, self._loss = opt, loss, loss_obj
+        self._metric_names = [name for name, _ in entries]
+        self._metric_objects = {name: obj for name, obj in entries if obj is not None}
         self.compiled = True
 
     @property
     def metrics_names(self):
         return ["loss", *self._metric_names]
+
+    def _metric_direction(self, name):
+        """'up' or 'down' for a compiled metric's name (what auto mode monitors), or None."""
+        if name not in self._metric_names:
+            return None
+        return metrics_module.direction(name, self._metric_objects.get(name))
 
     def _require_loss(self, what):
         if not self.compiled:
@@ -317,8 +540,31 @@ class Sequential:
 
     # -- data --------------------------------------------------------------------------
 
-    def _as_inputs(self, x, argument):
-        return _engine.as_inputs(x, self.dtype, argument, self._input_dim)
+    def _as_inputs(self, x, argument, n_features=None):
+        """Engine Inputs for x, after the transform layers (run here, in NumPy)."""
+        if self._pre or (self._sample_shape is not None and len(self._sample_shape) > 1):
+            if is_sparse(x):
+                raise TypeError(f"{argument}: scipy.sparse inputs are not supported by a model "
+                                "with Flatten, Rescaling or Normalization layers")
+            arr = np.asarray(x)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{argument} must hold numbers, got dtype {arr.dtype}")
+            arr = arr.astype(self.dtype, copy=False)
+            if arr.ndim < 2 or len(arr) == 0:
+                raise ValueError(f"{argument} must be a non-empty batch of samples, got shape "
+                                 f"{arr.shape}")
+            if self._sample_shape is not None and arr.shape[1:] != self._sample_shape:
+                raise ValueError(f"{argument} has samples of shape {arr.shape[1:]}, but the "
+                                 f"model's input shape is {self._sample_shape}")
+            if self._sample_shape is None:
+                self._shape_at_dense(arr.shape[1:])  # raises for a missing Flatten
+            self._seen_shape = arr.shape[1:]
+            for layer in self._pre:
+                arr = layer._call_array(arr)
+            return _engine.as_inputs(arr, self.dtype, argument, n_features or self._input_dim)
+        X = _engine.as_inputs(x, self.dtype, argument, n_features or self._input_dim)
+        self._seen_shape = X.shape[1:]
+        return X
 
     def _as_targets(self, y, n, argument):
         """Return (Y for the kernel (n, k), y as given for the metrics (float64, 1-D or 2-D))."""
@@ -330,8 +576,20 @@ class Sequential:
         check_same_length(np.empty(n), Y, "x", argument)
         return Y, raw
 
+    def _kernel_forward(self, network, params, inputs):
+        return _engine.predict(network, params, inputs)
+
     def _forward(self, X):
+        if self._nested is not None:
+            return self._finish_nested(X)
         return _engine.predict(self._network(), self._params, X)
+
+    def _finish_nested(self, X):
+        """The nested model's outputs, then this model's activation layers."""
+        out = self._nested._forward(X)
+        for layer in self._stack[1:]:
+            out = layer._call_array(out)
+        return out
 
     def _logs(self, out, Y, y_raw, metric_fns, prefix="", loss=None):
         """Loss (computed from ``out`` unless given) and metrics, keyed as Keras reports."""
@@ -344,13 +602,14 @@ class Sequential:
 
     def _metric_fns(self, y_raw):
         k = self._layers[-1].units
-        return {name: metrics_module.get(name, y_raw.shape, k) for name in self._metric_names}
+        return {name: metrics_module.get(name, y_raw.shape, k, self._metric_objects.get(name))
+                for name in self._metric_names}
 
     # -- training ----------------------------------------------------------------------
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            **kwargs):
+            callbacks=None, validation_freq=1, **kwargs):
         """Train the model; return a ``History``.
 
         Parameters
@@ -384,6 +643,7 @@ class Sequential:
         reject_unsupported("fit", kwargs, FIT_ARGUMENTS)
         self._require_loss("fit")
         self._require_layers("fit")
+        self._require_trainable("fit")
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
         epochs = check_scalar(epochs, "epochs", low=0, integer=True)
@@ -391,12 +651,13 @@ class Sequential:
         shuffle = check_bool(shuffle, "shuffle")
         validation_split = check_scalar(validation_split, "validation_split", low=0, high=1,
                                         high_inclusive=False)
+        validation_freq = check_scalar(validation_freq, "validation_freq", low=1, integer=True)
         X = self._as_inputs(x, "x")
         Y, y_raw = self._as_targets(y, len(X), "y")
         val = None
         if validation_data is not None:
             xv, yv = _unpack_validation(validation_data)
-            Xv = _engine.as_inputs(xv, self.dtype, "validation_data[0]", X.shape[1])
+            Xv = self._as_inputs(xv, "validation_data[0]", X.shape[1])
             val = (Xv, *self._as_targets(yv, len(Xv), "validation_data[1]"))
         elif validation_split > 0:
             n_all = len(X)
@@ -418,42 +679,65 @@ class Sequential:
         data = _engine.prepare(network, X, update)  # proves x finite
         n = len(X)
         steps = -(-n // batch_size)
+        history = History()
+        cbs = CallbackList(callbacks, self, {"verbose": verbose, "epochs": epochs,
+                                             "steps": steps}, history)
+        per_batch = cbs.needs(BATCH_HOOKS)
 
         with _engine.training(self, f"model {self.name!r}"):
-            if not self.built:
-                self._input_dim = X.shape[1]
-                self._build()
-            history = History()
-            history.set_model(self)
-            history.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
-            history.on_train_begin()
+            self._ensure_built(X)
             self.history = history
+            self.stop_training = False
             progress = [None]
+            last_logs = {}
+            cbs.call("on_train_begin", {})
 
             def order(epoch):  # called as each epoch begins
+                cbs.call("on_epoch_begin", epoch, {})
+                # A callback may have changed the rate (LearningRateScheduler).
+                update.lr = self.optimizer._kernel_args()["lr"]
                 _progress.epoch_header(epoch, epochs, verbose)
                 progress[0] = _progress.Progress(steps, verbose)
+                if per_batch:
+                    cbs.call("on_train_batch_begin", 0, {})
                 return self._rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
 
             def on_chunk(epoch, done, loss_sum):
-                progress[0].update(-(-done // batch_size), {"loss": loss_sum / done})
+                batch = -(-done // batch_size)
+                logs = {"loss": loss_sum / done}
+                if live:
+                    progress[0].update(batch, logs)
+                if not per_batch:
+                    return False
+                cbs.call("on_train_batch_end", batch - 1, logs)
+                if self.stop_training:
+                    return True
+                if done < n:
+                    cbs.call("on_train_batch_begin", batch, {})
+                return False
 
             def on_epoch(epoch, result, params, opt):
                 # Publish the completed epoch: weights, optimizer state, step count.
                 self._params, self.optimizer._state = params, opt.state
-                self.optimizer.iterations += steps
+                self.optimizer.iterations += -(-result.n_samples // batch_size)
                 # The loss is the kernel's running mean over the epoch, as Keras reports
                 # it; the metrics use the end-of-epoch weights (see the module notes).
                 logs = {"loss": result.mean_loss}
                 if train_metrics:
-                    logs = self._logs(_engine.predict(network, params, X), Y, y_raw,
+                    logs = self._logs(self._kernel_forward(network, params, X), Y, y_raw,
                                       train_metrics, loss=result.mean_loss)
-                if val is not None:
-                    logs.update(self._logs(_engine.predict(network, params, val[0]), val[1],
-                                           val[2], val_metrics, prefix="val_"))
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    # Validation is an evaluate() pass for the callbacks, as in Keras.
+                    cbs.call("on_test_begin", {})
+                    out = self._batched(val[0], batch_size, cbs, "test", val[1])
+                    val_logs = self._logs(out, val[1], val[2], val_metrics)
+                    cbs.call("on_test_end", dict(val_logs))
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                cbs.call("on_epoch_end", epoch, logs)
                 progress[0].finish(logs)
-                history.on_epoch_end(epoch, logs)
-                return False
+                last_logs.clear()
+                last_logs.update(logs)
+                return self.stop_training
 
             # Optimizers with bias corrections count their steps as Keras' iterations.
             opt = _engine.OptimizerState(
@@ -463,27 +747,68 @@ class Sequential:
             live = verbose == 1 and _progress.Progress(steps, verbose).dynamic
             result = _engine.fit(network, self._params, data, Y, epochs=epochs - initial_epoch,
                                  first_epoch=initial_epoch, update=update, opt=opt, order=order,
-                                 on_epoch=on_epoch, on_chunk=on_chunk if live else None)
+                                 on_epoch=on_epoch,
+                                 on_chunk=on_chunk if live or per_batch else None,
+                                 per_call=batch_size if per_batch else None)
+            if result.status is _engine.Status.DONE:
+                cbs.call("on_train_end", dict(last_logs))
         if result.status is _engine.Status.INTERRUPTED:
             progress[0].abort()
             raise KeyboardInterrupt
         if result.status is _engine.Status.DIVERGED:
             progress[0].abort()
-            warnings.warn(f"training diverged: {result.describe()}; training stopped and the "
-                          "weights are those of the end of the previous epoch. Try a smaller "
-                          "learning_rate or scale the inputs.", RuntimeWarning, stacklevel=2)
+            message = (f"training diverged: {result.describe()}; training stopped and the "
+                       "weights are those of the end of the previous epoch")
+            nan_stop = [cb for cb in cbs.callbacks if isinstance(cb, TerminateOnNaN)]
+            if any(cb.raise_error for cb in nan_stop):
+                raise RuntimeError(f"NaN or Inf loss encountered: {message}")
+            if not nan_stop:
+                warnings.warn(f"{message}. Try a smaller learning_rate or scale the inputs.",
+                              RuntimeWarning, stacklevel=2)
+            self.stop_training = True
+            cbs.call("on_train_end", dict(last_logs))
         return history
 
     # -- inference ---------------------------------------------------------------------
 
     def _ensure_built(self, X):
         if not self.built:
-            if self._input_dim is None:
-                self._input_dim = X.shape[1]
-            self._build()
+            if self._sample_shape is None:
+                self._set_sample_shape(self._seen_shape)
+            else:
+                self._build()
+
+    def _inputs(self, x, argument):
+        """Inputs for prediction (through the nested model's own transform layers)."""
+        if self._nested is not None:
+            return self._nested._inputs(x, argument)
+        X = self._as_inputs(x, argument)
+        self._ensure_built(X)
+        return X
+
+    def _batched(self, X, batch_size, cbs, kind, Y=None):
+        """Outputs for X, one batch at a time with the ``kind`` ('test'/'predict') batch
+        hooks when a callback has them, else in one pass."""
+        hooks = TEST_BATCH_HOOKS if kind == "test" else PREDICT_BATCH_HOOKS
+        if not cbs.needs(hooks):
+            return self._forward(X)
+        n = len(X)
+        out = np.empty((n, self.output_shape[-1]), dtype=self.dtype)
+        loss_sum = 0.0
+        for b, start in enumerate(range(0, n, batch_size)):
+            rows = slice(start, min(start + batch_size, n))
+            cbs.call(f"on_{kind}_batch_begin", b, {})
+            out[rows] = self._forward(X.take(rows))
+            if kind == "test":
+                loss_sum += float(np.sum(self._loss.per_sample(Y[rows], out[rows])))
+                logs = {"loss": loss_sum / rows.stop}
+            else:
+                logs = {"outputs": out[rows]}
+            cbs.call(f"on_{kind}_batch_end", b, logs)
+        return out
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
-                 **kwargs):
+                 callbacks=None, **kwargs):
         """Loss and metrics on (x, y) with the current weights.
 
         Returns
@@ -493,33 +818,80 @@ class Sequential:
             of ``metrics_names`` otherwise; a dict if ``return_dict=True``.
         """
         reject_unsupported("evaluate", kwargs,
-                           ("x", "y", "batch_size", "verbose", "return_dict"))
+                           ("x", "y", "batch_size", "verbose", "return_dict", "callbacks"))
         self._require_loss("evaluate")
         self._require_layers("evaluate")
+        self._require_trainable("evaluate")
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
-        X = self._as_inputs(x, "x")
+        return_dict = check_bool(return_dict, "return_dict")
+        X = self._inputs(x, "x")
         Y, y_raw = self._as_targets(y, len(X), "y")
-        progress = _progress.Progress(-(-len(X) // batch_size), verbose)
-        self._ensure_built(X)
-        logs = self._logs(self._forward(X), Y, y_raw, self._metric_fns(y_raw))
+        steps = -(-len(X) // batch_size)
+        cbs = CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
+        progress = _progress.Progress(steps, verbose)
+        cbs.call("on_test_begin", {})
+        out = self._batched(X, batch_size, cbs, "test", Y)
+        logs = self._logs(out, Y, y_raw, self._metric_fns(y_raw))
+        cbs.call("on_test_end", dict(logs))
         progress.finish(logs)
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
-    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
         """Model outputs for each row of x: ndarray of shape (n_samples, n_outputs)."""
-        reject_unsupported("predict", kwargs, ("x", "batch_size", "verbose"))
+        reject_unsupported("predict", kwargs, ("x", "batch_size", "verbose", "callbacks"))
         self._require_layers("predict")
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
-        X = self._as_inputs(x, "x")
-        progress = _progress.Progress(-(-len(X) // batch_size), verbose)
-        self._ensure_built(X)
-        out = self._forward(X)
+        X = self._inputs(x, "x")
+        steps = -(-len(X) // batch_size)
+        cbs = CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
+        progress = _progress.Progress(steps, verbose)
+        cbs.call("on_predict_begin", {})
+        out = self._batched(X, batch_size, cbs, "predict")
+        cbs.call("on_predict_end", {})
         progress.finish({})
         return out
+
+    def __call__(self, inputs, training=False):
+        """The outputs for a batch of inputs (an array), or a symbolic tensor when
+        called on one (the functional API)."""
+        if isinstance(inputs, KerasTensor):
+            raise ValueError("calling a model on a symbolic tensor is not supported; build "
+                             "the functional model from layers, or pass the model to "
+                             "Sequential([model, ...])")
+        self._require_layers("calling the model")
+        return self._forward(self._inputs(inputs, "inputs"))
+
+    def _call_array(self, arr):
+        return self(arr)
+
+    def predict_on_batch(self, x):
+        """``predict`` for one batch (no progress bar, no callbacks)."""
+        self._require_layers("predict_on_batch")
+        return self._forward(self._inputs(x, "x"))
+
+    def test_on_batch(self, x, y, return_dict=False):
+        """Loss and metrics on one batch, as ``evaluate`` returns them."""
+        return self.evaluate(x, y, batch_size=max(len(np.asarray(x)), 1), verbose=0,
+                             return_dict=return_dict)
+
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on the whole of (x, y) as a single batch; returns the
+        loss (and metrics) of that batch, as Keras: the loss before the step, the
+        metrics on the outputs after it."""
+        n = len(np.asarray(x)) if not is_sparse(x) else x.shape[0]
+        kept = self.history  # as Keras, a single step is no fit: the History stays
+        try:
+            history = self.fit(x, y, batch_size=max(n, 1), epochs=1, verbose=0, shuffle=False)
+        finally:
+            self.history = kept
+        logs = {k: v[-1] for k, v in history.history.items()}
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     # -- weights -----------------------------------------------------------------------
 
@@ -531,6 +903,8 @@ class Sequential:
     def get_weights(self):
         """All weights in Keras' layout: ``[kernel_0 (n_in, units), bias_0, kernel_1, ...]``
         (copies; a layer with use_bias=False contributes its kernel only)."""
+        if self._nested is not None:
+            return self._nested.get_weights()
         if not self.built:
             return []
         return [arr for i in range(len(self._layers)) for arr in self._layer_weights(i)]
@@ -562,6 +936,8 @@ class Sequential:
     def set_weights(self, weights):
         """Set every weight from a list in the layout of ``get_weights``.  Nothing
         changes unless every array has the right shape and finite values."""
+        if self._nested is not None:
+            return self._nested.set_weights(weights)
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet; nothing to set")
         shapes = [s for i in range(len(self._layers)) for s in self._expected_shapes(i)]
@@ -580,6 +956,48 @@ class Sequential:
         self._set_into(params, i, arrays)
         self._params = params
 
+    def _check_npz_savable(self):
+        # annfast's .npz model format describes Dense chains only: refuse rather
+        # than drop the other layers (and so change what the model computes).
+        others = [layer for layer in self._stack if not isinstance(layer, Dense)]
+        if others:
+            raise ValueError(f"model {self.name!r} has {type(others[0]).__name__} layer "
+                             f"{others[0].name!r}: annfast's model file holds Input and Dense "
+                             "layers only; save the weights with save_weights(), or keep "
+                             "the transform and activation layers outside the saved model")
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write the Dense weights to ``filepath`` in annfast's checksummed format (read
+        them back with ``load_weights``).  Nothing is pickled."""
+        filepath = check_path(filepath, "filepath")
+        overwrite = check_bool(overwrite, "overwrite")
+        if not self.built or self._nested is not None:
+            raise ValueError(f"model {self.name!r} has no weights of its own to save "
+                             "(not built yet, or it wraps another model)")
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath!r} exists and overwrite=False")
+        config = {"sizes": list(self._sizes), "use_bias": [bool(layer.use_bias)
+                                                           for layer in self._layers]}
+        _io.save_model(filepath, WEIGHTS_KIND, config, self._params)
+
+    def load_weights(self, filepath):
+        """Read weights written by ``save_weights`` for a model of the same layer sizes.
+        The file is verified (checksum, sizes) before any weight changes."""
+        if not self.built or self._nested is not None:
+            raise ValueError(f"model {self.name!r} is not built yet (or wraps another model): "
+                             "build it before loading weights into it")
+        config, buffer = _io.load_model(filepath, WEIGHTS_KIND)
+        sizes = config.get("sizes") if isinstance(config, dict) else None
+        if sizes != list(self._sizes) or buffer.size != self._params.size:
+            raise ValueError(f"{filepath!r} holds weights for layer sizes {sizes}, but model "
+                             f"{self.name!r} has layer sizes {list(self._sizes)}")
+        if config.get("use_bias") != [bool(layer.use_bias) for layer in self._layers]:
+            raise ValueError(f"{filepath!r} holds weights for layers with use_bias="
+                             f"{config.get('use_bias')}, which do not match this model's")
+        if not np.isfinite(buffer).all():
+            raise ValueError(f"{filepath!r}: the stored weights contain NaN or infinity")
+        self._params = buffer.astype(self.dtype)
+
     # -- persistence -------------------------------------------------------------------
 
     def save(self, filepath):
@@ -589,10 +1007,67 @@ class Sequential:
         ``annfast.keras.saving``."""
         from annfast.keras import saving
 
+        self._check_npz_savable()
         saving.save_model(self, filepath)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"
+
+
+class Model(Sequential):
+    """A model from the functional API: ``Model(inputs=x, outputs=y)`` where y comes
+    from ``x = keras.Input(shape=...)`` through a chain of layer calls.
+
+    The graph must be a chain (one input, one output, each layer called on the
+    previous layer's output): that is what the kernels train.  Anything else
+    raises an error that says so.
+    """
+
+    _prefix = "functional"
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        reject_unsupported("Model", kwargs, ("inputs", "outputs", "name"))
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs=..., outputs=...) is the supported form: subclassing "
+                            "keras.Model with a call() method is not supported")
+        source = _single_tensor(inputs, "inputs")
+        target = _single_tensor(outputs, "outputs")
+        if not isinstance(source._layer, InputLayer) or source._parent is not None:
+            raise ValueError("inputs must be the tensor returned by keras.Input(shape=...)")
+        chain = []
+        tensor = target
+        while tensor._parent is not None:
+            chain.append(tensor._layer)
+            tensor = tensor._parent
+        if tensor is not source:
+            raise ValueError("outputs is not computed from inputs: the graph from inputs to "
+                             "outputs must be one chain of layer calls starting at inputs")
+        chain.reverse()
+        for i, layer in enumerate(chain):
+            if any(layer is other for other in chain[:i]):
+                raise ValueError(f"layer {layer.name!r} is called twice in the graph: shared "
+                                 "layers are not supported (the graph must be a chain of "
+                                 "distinct layers)")
+        super().__init__([source._layer, *chain], name=name)
+        self.inputs, self.outputs = [source], [target]
+
+    def __repr__(self):
+        return f"<Model name={self.name}, {len(self._stack)} layers>"
+
+
+def _single_tensor(tensors, argument):
+    if isinstance(tensors, dict):
+        tensors = list(tensors.values())
+    if isinstance(tensors, (list, tuple)):
+        if len(tensors) != 1:
+            raise ValueError(f"{argument} holds {len(tensors)} tensors: the graph is not a "
+                             "chain. annfast.keras models have one input and one output "
+                             "(no multi-input, multi-output, branch or merge graphs)")
+        tensors = tensors[0]
+    if not isinstance(tensors, KerasTensor):
+        raise TypeError(f"{argument} must be a symbolic tensor from keras.Input(...) and layer "
+                        f"calls, got {type(tensors).__name__}")
+    return tensors
 
 
 def _check_verbose(verbose):
