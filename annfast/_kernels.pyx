@@ -89,13 +89,13 @@ def _code(value, table, what):
     """The code of ``value``, a name in ``table`` or one of its codes."""
     if isinstance(value, str):
         if value not in table:
-            raise ValueError(f"unknown {what} {value!r}; valid {what}s: "
+            raise ValueError(f"unknown {what} {value!r}; expected one of: "
                              f"{', '.join(table)}")
         return table[value]
     code = int(value)
     if code not in table.values():
         listing = ", ".join(f"{c}={n}" for n, c in table.items())
-        raise ValueError(f"unknown {what} code {value!r}; valid codes: {listing}")
+        raise ValueError(f"unknown {what} code {value!r}; expected one of: {listing}")
     return code
 
 

@@ -170,12 +170,11 @@ def act_backward(name, a, g, slope=None, z=None):
     raise ValueError(f"unknown activation {name!r}")
 
 
-def output_delta(loss, out_act, a, y, slope=0.1, loss_scale=1.0, z=None, huber_delta=1.0,
+def output_delta(loss, out_act, a, y, slope=None, loss_scale=1.0, z=None, huber_delta=1.0,
                  label_smoothing=0.0, prob_eps=0.0):
     """Return (dL/dz of the output layer, loss) for one sample.
 
-    ``slope``: the output layer's activation parameter (a scalar as for one
-    layer).  ``z``: the output pre-activations (for NEEDS_Z outputs).
+    ``slope``: the output layer's activation parameter (None: its default).  ``z``: the output pre-activations (for NEEDS_Z outputs).
     ``prob_eps``: 0 for annfast's clip of probabilities at the machine epsilon,
     with the gradient taken at the clipped value; > 0 (Keras' epsilon) for
     Keras': clip to [eps, 1 - eps] with a zero gradient where the clip acts,
@@ -188,7 +187,6 @@ def output_delta(loss, out_act, a, y, slope=0.1, loss_scale=1.0, z=None, huber_d
     keras = prob_eps > 0
     eps = t(prob_eps) if keras else np.finfo(a.dtype).eps
     lo, hi = eps, t(1) - eps
-    param = layer_params([out_act], slope)[0]
     matched = MATCHED_OUTPUT.get(loss) == out_act and not (keras and loss == "poisson")
     af, yf = a.astype(float), y.astype(float)
     # Label smoothing (Keras): towards 1/2 for the binary losses, 1/k for the categorical.
@@ -267,7 +265,7 @@ def output_delta(loss, out_act, a, y, slope=0.1, loss_scale=1.0, z=None, huber_d
     else:
         raise ValueError(f"unknown loss {loss!r}")
     # For the matched pairs, a - y already is dL/dz.
-    delta = g if matched else act_backward(out_act, a, g, param, z)
+    delta = g if matched else act_backward(out_act, a, g, slope, z)
     if loss_scale != 1.0:
         delta = delta * a.dtype.type(loss_scale)
         value = value * loss_scale
