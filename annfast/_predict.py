@@ -41,7 +41,11 @@ def _activate_inplace(name, Z, slope):
         Z -= Z.max(axis=1, keepdims=True)
         np.exp(Z, out=Z)
         Z /= Z.sum(axis=1, keepdims=True)
-    # identity: nothing
+    elif name != "identity":
+        # The other activations are element-wise: the kernel's, over all of Z at
+        # once (leaky_relu's slope is the only parameter the front ends set).
+        flat = np.ascontiguousarray(Z).reshape(-1)
+        Z[...] = _kernels.py_activate(_kernels.ACTIVATION_CODES[name], flat).reshape(Z.shape)
 
 
 def forward_blas(weights, biases, acts, slope, X, check_input=None):

@@ -238,7 +238,10 @@ def output_delta(loss, out_act, a, y, slope=None, loss_scale=1.0, z=None, huber_
         else:  # scikit-learn's half Poisson deviance
             safe_y = np.where(yf > 0, yf, 1.0)
             value = np.sum(af - yf + np.where(yf > 0, yf * np.log(safe_y / af), 0.0))
-            g = a - y if matched else (1 - yf / af).astype(a.dtype)
+            if matched:
+                g = a - y
+            else:  # y = 0 contributes a alone (no 0 / 0 at a = 0)
+                g = (1 - np.where(yf > 0, yf, 0) / np.where(yf > 0, af, 1)).astype(a.dtype)
     elif loss == "kld":
         yc = np.clip(y, lo, t(1))
         pc = np.clip(a, lo, t(1))

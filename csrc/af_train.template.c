@@ -50,6 +50,7 @@ double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *z, cons
             /* Keras divides the outputs by their sum first: p = clip(a / S). */
             TYPE S = 0, gp = 0;
             for (i = 0; i < k; i++) S += a[i];
+            if (!(S > 0 || S < 0)) loss = NAN; /* no rescale of a zero (or NaN) sum */
             for (i = 0; i < k; i++) {
                 const TYPE yi = ls != 0 ? (TYPE)(y[i] * (1.0 - ls) + ls / (double)k) : y[i];
                 const TYPE u = a[i] / S, p = u < lo ? lo : (u > hi ? hi : u);
@@ -106,7 +107,8 @@ double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *z, cons
                 delta[i] = (TYPE)(1.0 - yi / (ai + net->prob_eps));
             } else {
                 loss += ai - yi + (yi > 0 ? yi * log(yi / ai) : 0.0);
-                delta[i] = matched ? a[i] - y[i] : (TYPE)(1.0 - yi / ai);
+                /* y = 0 contributes a alone: no 0 / 0 at a = 0 (a relu output). */
+                delta[i] = matched ? a[i] - y[i] : (TYPE)(1.0 - (yi > 0 ? yi / ai : 0.0));
             }
         }
         break;

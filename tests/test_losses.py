@@ -454,3 +454,35 @@ def test_derivatives_that_need_z_refuse_to_run_without_it():
     arch = _kernels.Arch([2, 3], ["gelu"], "mse")
     with pytest.raises(ValueError, match="needs z"):
         _kernels.py_output_delta(arch, np.zeros(3), np.ones(3))
+
+
+@pytest.mark.parametrize("act", reference.ACTIVATIONS)
+def test_blas_prediction_matches_the_kernel_for_every_activation(act):
+    """NeuralNet's NumPy/BLAS forward pass (large batches) computes every
+    activation as the kernel does."""
+    from annfast import _params, _predict
+
+    rng = np.random.default_rng(4)
+    sizes = [5, 6, 4]
+    params = random_params(sizes, np.float64, rng)
+    X = rng.normal(size=(9, 5))
+    out = np.empty((9, 4))
+    _kernels.forward(_kernels.Arch(sizes, [act, act], "mse", 0.1), params, X, out)
+    weights, biases = _params.views(params, sizes, "flat")
+    got = _predict.forward_blas(weights, biases, [act, act], 0.1, X)
+    np.testing.assert_allclose(got, out, rtol=1e-12, atol=1e-12)
+
+
+def test_poisson_on_a_relu_output_with_zero_counts_has_a_finite_gradient():
+    arch = _kernels.Arch([2, 3], ["relu"], "poisson")
+    a, y = np.array([0.0, 0.0, 2.0]), np.array([0.0, 0.0, 1.0])
+    delta, value = _kernels.py_output_delta(arch, a, y)
+    np.testing.assert_array_equal(delta, [0.0, 0.0, 0.5])  # relu' = 0 at a = 0
+    assert value == pytest.approx(2.0 - 1.0 + np.log(0.5), rel=1e-14)
+
+
+def test_keras_categorical_of_outputs_summing_to_zero_is_not_finite():
+    # Nothing to rescale: the loss says so instead of a silent NaN gradient.
+    arch = _kernels.Arch([2, 3], ["relu"], "ce", prob_eps=KERAS_EPS)
+    _, value = _kernels.py_output_delta(arch, np.zeros(3), np.zeros(3))
+    assert not np.isfinite(value)
