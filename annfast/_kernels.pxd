@@ -38,6 +38,7 @@ cdef extern from "af.h" nogil:
         double label_smoothing
         double prob_eps
         int32_t isa
+        const double *sample_weight
 
     const char *af_act_name(int32_t code)
     const char *af_loss_name(int32_t code)

@@ -197,6 +197,7 @@ cdef class Arch:
         self.net.label_smoothing = label_smoothing
         self.net.prob_eps = prob_eps
         self.net.isa = isa
+        self.net.sample_weight = NULL  # set per call, on a copy (train, gradient)
         self.n_params = af_n_params(&self.net)
         self.sum_width = af_sum_width(&self.net)
         self.max_width = af_max_width(&self.net)
@@ -241,6 +242,19 @@ cdef class Arch:
         return (Arch, (self.sizes, self.acts, self.net.loss, self.act_params,
                        self.net.loss_scale, None, self.net.huber_delta,
                        self.net.label_smoothing, self.net.prob_eps))
+
+
+def _sample_weights(sample_weight, int64_t n_rows):
+    """sample_weight as n_rows finite, non-negative float64 values, or None."""
+    if sample_weight is None:
+        return None
+    w = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n_rows:
+        raise ValueError(f"sample_weight needs {n_rows} values (one per row of X), got shape "
+                         f"{w.shape}")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError("sample_weight must be finite and >= 0")
+    return w if n_rows > 0 else None
 
 
 cdef _check_poisson_targets(Arch arch, Y):
@@ -304,7 +318,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
           const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
           int64_t batch_size=1, str optimizer="sgd", double lr=0.01, double l2=0.0,
           double momentum=0.0, double beta1=0.9, double beta2=0.999, double rho=0.9,
-          double epsilon=1e-8, int64_t t=0):
+          double epsilon=1e-8, int64_t t=0, sample_weight=None):
     """Train in place over ``X[order]``; return ``(status, loss_sum, n_done, t)``.
 
     params : (n_params,) updated in place.  opt_state : (2 * n_params,) optimizer
@@ -312,7 +326,9 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     Samples go in the given order, in batches of ``batch_size``.  ``status`` is
     ``OK`` or ``E_NONFINITE`` (a sample's loss was NaN/inf: training stopped
     before that sample's update, which is position ``n_done`` in ``order``).
-    ``t`` is the Adam step count after the call.
+    ``t`` is the Adam step count after the call.  ``sample_weight``: one weight
+    per row of X (None: all 1), multiplying that sample's loss and gradient; a
+    batch's step divides the weighted sum by the batch length.
     """
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
@@ -321,6 +337,12 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, X.shape[0])
+    cdef const double[::1] wv
+    cdef af_net net = arch.net
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
     cdef int kind = OPTIMIZER_CODES[optimizer]
     if kind != AF_OPT_SGD and opt_state.shape[0] < 2 * arch.n_params:
         raise ValueError(f"opt_state needs {2 * arch.n_params} values, got {opt_state.shape[0]}")
@@ -345,7 +367,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
         return AF_OK, 0.0, 0, t
 
     if batch_size == 1 and kind == AF_OPT_SGD:
-        return _sgd_dense(arch, params, X, Y, order, lr, l2) + (t,)
+        return _sgd_dense(arch, &net, params, X, Y, order, lr, l2) + (t,)
 
     dtype = np.float32 if floating is float else np.float64
     # Batches as matrices through BLAS, unless a product would overflow its int sizes.
@@ -361,26 +383,27 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     with nogil:
         if use_gemm:
             if floating is float:
-                status = af_train_gemm_f32(&arch.net, &opt, &params[0], state, &X[0, 0],
+                status = af_train_gemm_f32(&net, &opt, &params[0], state, &X[0, 0],
                                            &Y[0, 0], &order[0], n_order, batch_size, &grad[0],
                                            &scratch[0], &total, &done, <af_sgemm_fn>sgemm)
             else:
-                status = af_train_gemm_f64(&arch.net, &opt, &params[0], state, &X[0, 0],
+                status = af_train_gemm_f64(&net, &opt, &params[0], state, &X[0, 0],
                                            &Y[0, 0], &order[0], n_order, batch_size, &grad[0],
                                            &scratch[0], &total, &done, <af_dgemm_fn>dgemm)
         elif floating is float:
-            status = af_train_f32(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+            status = af_train_f32(&net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
                                   &order[0], n_order, batch_size, &grad[0], &scratch[0],
                                   &total, &done)
         else:
-            status = af_train_f64(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+            status = af_train_f64(&net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
                                   &order[0], n_order, batch_size, &grad[0], &scratch[0],
                                   &total, &done)
     return status, total, done if status != AF_OK else n_order, opt.t
 
 
-cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
-                      const floating[:, ::1] Y, const int64_t[::1] order, double lr, double l2):
+cdef tuple _sgd_dense(Arch arch, const af_net *net_p, floating[::1] params,
+                      const floating[:, ::1] X, const floating[:, ::1] Y,
+                      const int64_t[::1] order, double lr, double l2):
     """Per-sample SGD through af_sgd (lazy decay); arguments already checked."""
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
@@ -391,11 +414,11 @@ cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
     with nogil:
         # The weights end the call as plain values: the lazy decay is folded in.
         if floating is float:
-            status = af_sgd_f32(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
+            status = af_sgd_f32(net_p, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
                                 &order[0], n_order, &scratch[0], &total, &done)
             af_fold_scales_f32(&arch.net, &params[0], &scales[0])
         else:
-            status = af_sgd_f64(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
+            status = af_sgd_f64(net_p, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
                                 &order[0], n_order, &scratch[0], &total, &done)
             af_fold_scales_f64(&arch.net, &params[0], &scales[0])
     return status, total, done if status != AF_OK else n_order
@@ -404,12 +427,12 @@ cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
 def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
                  const int64_t[::1] indices, const int64_t[::1] indptr,
                  const floating[:, ::1] Y, const int64_t[::1] order, double lr=0.01,
-                 double l2=0.0):
+                 double l2=0.0, sample_weight=None):
     """Per-sample SGD (as ``train`` with batch_size=1, 'sgd') on CSR inputs.
 
     data, indices, indptr : the CSR arrays of X (n_samples = len(indptr) - 1 rows,
     sizes[0] columns); only the first-layer weights of non-zero inputs are touched.
-    Returns ``(status, loss_sum, n_done)``.
+    ``sample_weight`` as for ``train``.  Returns ``(status, loss_sum, n_done)``.
     """
     _check_params(arch, params.shape[0])
     cdef int64_t n_rows = indptr.shape[0] - 1, n_in = arch.sizes[0], i
@@ -422,6 +445,12 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     if data.shape[0] != nnz:
         raise ValueError(f"data has {data.shape[0]} values but indices has {nnz}")
     _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, n_rows)
+    cdef const double[::1] wv
+    cdef af_net net = arch.net
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
     if indptr[0] != 0 or indptr[n_rows] != nnz:
         raise ValueError(f"indptr must start at 0 and end at {nnz}")
     for i in range(n_rows):
@@ -457,13 +486,13 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
         # The first layer lives transposed in wt0 for the call (see af.h).
         if floating is float:
             af_sparse_begin_f32(&arch.net, &params[0], &wt0[0])
-            status = af_sgd_sparse_f32(&arch.net, lr, l2, &params[0], &wt0[0], &scales[0],
+            status = af_sgd_sparse_f32(&net, lr, l2, &params[0], &wt0[0], &scales[0],
                                        data_p, ind_p, &indptr[0], &Y[0, 0], &order[0], n_order,
                                        &scratch[0], &total, &done)
             af_sparse_end_f32(&arch.net, &params[0], &wt0[0], &scales[0])
         else:
             af_sparse_begin_f64(&arch.net, &params[0], &wt0[0])
-            status = af_sgd_sparse_f64(&arch.net, lr, l2, &params[0], &wt0[0], &scales[0],
+            status = af_sgd_sparse_f64(&net, lr, l2, &params[0], &wt0[0], &scales[0],
                                        data_p, ind_p, &indptr[0], &Y[0, 0], &order[0], n_order,
                                        &scratch[0], &total, &done)
             af_sparse_end_f64(&arch.net, &params[0], &wt0[0], &scales[0])
@@ -528,12 +557,19 @@ def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
 
 
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-             const floating[:, ::1] Y):
+             const floating[:, ::1] Y, sample_weight=None):
     """Return ``(grad, loss_sum)``: the gradient of the summed loss over the rows
-    of X (no L2 term), laid out like params, and that sum."""
+    of X (no L2 term; each row's term times its ``sample_weight``), laid out
+    like params, and that sum."""
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, X.shape[0])
+    cdef const double[::1] wv
+    cdef af_net net = arch.net
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
     dtype = np.float32 if floating is float else np.float64
     grad_arr = np.zeros(arch.n_params, dtype=dtype)
     cdef floating[::1] grad = grad_arr
@@ -544,10 +580,10 @@ def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
         return grad_arr, 0.0
     with nogil:
         if floating is float:
-            af_gradient_f32(&arch.net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
+            af_gradient_f32(&net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
                             &scratch[0], &loss)
         else:
-            af_gradient_f64(&arch.net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
+            af_gradient_f64(&net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
                             &scratch[0], &loss)
     return grad_arr, loss
 

@@ -174,7 +174,8 @@ def output_delta(loss, out_act, a, y, slope=None, loss_scale=1.0, z=None, huber_
                  label_smoothing=0.0, prob_eps=0.0):
     """Return (dL/dz of the output layer, loss) for one sample.
 
-    ``slope``: the output layer's activation parameter (None: its default).  ``z``: the output pre-activations (for NEEDS_Z outputs).
+    ``slope``: the output layer's activation parameter (None: its default).
+    ``z``: the output pre-activations (for NEEDS_Z outputs).
     ``prob_eps``: 0 for annfast's clip of probabilities at the machine epsilon,
     with the gradient taken at the clipped value; > 0 (Keras' epsilon) for
     Keras': clip to [eps, 1 - eps] with a zero gradient where the clip acts,
@@ -295,13 +296,18 @@ def predict(weights, biases, acts, X, slope=0.1):
     return np.array([forward(weights, biases, acts, x, slope)[-1] for x in X])
 
 
-def backprop(weights, biases, acts, loss, x, y, slope=0.1, loss_scale=1.0, **loss_options):
-    """Return (weight gradients, bias gradients, loss) of one sample.
+def backprop(weights, biases, acts, loss, x, y, slope=0.1, loss_scale=1.0, weight=1.0,
+             **loss_options):
+    """Return (weight gradients, bias gradients, loss) of one sample of weight
+    ``weight`` (which multiplies its loss and output delta).
     ``loss_options``: huber_delta, label_smoothing, prob_eps (see output_delta)."""
     params = layer_params(acts, slope)
     outputs, zs = forward_z(weights, biases, acts, x, slope)
     delta, value = output_delta(loss, acts[-1], outputs[-1], y, params[-1], loss_scale,
                                 zs[-1], **loss_options)
+    if weight != 1.0:
+        delta = delta * delta.dtype.type(weight)
+        value = value * weight
     grad_w = [None] * len(weights)
     grad_b = [None] * len(weights)
     for l in reversed(range(len(weights))):
@@ -314,10 +320,11 @@ def backprop(weights, biases, acts, loss, x, y, slope=0.1, loss_scale=1.0, **los
 
 
 def sgd_step(weights, biases, acts, loss, x, y, lr, mu=0.0, slope=0.1, loss_scale=1.0,
-             **loss_options):
-    """One per-sample SGD step with L2 decay mu, in place; returns the sample's loss."""
+             weight=1.0, **loss_options):
+    """One per-sample SGD step with L2 decay mu, in place; returns the sample's
+    (weighted) loss.  The decay does not depend on the sample's weight."""
     grad_w, grad_b, value = backprop(weights, biases, acts, loss, x, y, slope, loss_scale,
-                                     **loss_options)
+                                     weight, **loss_options)
     lr_t = weights[0].dtype.type(lr)
     mu_t = weights[0].dtype.type(mu)
     for l in range(len(weights)):
@@ -327,10 +334,12 @@ def sgd_step(weights, biases, acts, loss, x, y, lr, mu=0.0, slope=0.1, loss_scal
 
 
 def sgd_epoch(weights, biases, acts, loss, X, Y, order, lr, mu=0.0, slope=0.1, loss_scale=1.0,
-              **loss_options):
-    """Per-sample SGD over X[order], in place; returns the mean loss."""
+              sample_weight=None, **loss_options):
+    """Per-sample SGD over X[order], in place; returns the mean (weighted) loss.
+    ``sample_weight``: one weight per row of X, or None for all 1."""
     total = 0.0
     for i in order:
+        weight = 1.0 if sample_weight is None else sample_weight[i]
         total += sgd_step(weights, biases, acts, loss, X[i], Y[i], lr, mu, slope, loss_scale,
-                          **loss_options)
+                          weight, **loss_options)
     return total / max(len(order), 1)

@@ -131,6 +131,10 @@ typedef struct {
      * unmatched CE output rescaled to sum to one first, as Keras does. */
     double prob_eps;
     int32_t isa;              /* enum af_isa: which compiled variant runs       */
+    /* Per-sample weights for the training calls, one per row of X and Y (NULL:
+     * every weight 1): a sample's loss and output delta are multiplied by its
+     * weight; a batch's step still divides by the batch length (Keras' rule). */
+    const double *sample_weight;
 } af_net;
 
 /* Optimizer hyper-parameters and step counter. */

@@ -197,8 +197,9 @@ static inline __attribute__((always_inline)) void FN(af_forward_block)(
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         TYPE *dst = l == L - 1 ? out : buf[l & 1];
         const int64_t ld_out = l == L - 1 ? net->sizes[L] : max_width;
-        FN(af_block_layer)(net->acts[l], (TYPE)net->act_params[l], params, params + n_in * n_out, n_in, n_out, in,
-                           ld_in, R, dst, ld_out, l == 0 ? check : NULL);
+        FN(af_block_layer)(net->acts[l], (TYPE)net->act_params[l], params,
+                           params + n_in * n_out, n_in, n_out, in, ld_in, R, dst, ld_out,
+                           l == 0 ? check : NULL);
         params += (n_in + 1) * n_out;
         in = dst;
         ld_in = ld_out;

@@ -241,9 +241,9 @@ static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
  * Returns the loss; a non-finite loss returns before any update. */
 static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, double decay,
                              double lr, const TYPE *x, TYPE *wt0, const int64_t *idx,
-                             const TYPE *val, int64_t nnz, const TYPE *y, TYPE *scratch,
-                             int64_t n_params, int64_t sum_width, int64_t max_width,
-                             int64_t z_width)
+                             const TYPE *val, int64_t nnz, const TYPE *y, double w,
+                             TYPE *scratch, int64_t n_params, int64_t sum_width,
+                             int64_t max_width, int64_t z_width)
 {
     const int64_t L = net->n_layers, n_in0 = net->sizes[0], n_out0 = net->sizes[1];
     const TYPE lr_t = (TYPE)lr;
@@ -266,8 +266,10 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     } else {
         out = FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf, zbuf);
     }
-    const double loss = FN(af_output_delta)(net, out, zbuf ? zbuf + (out - acts_buf) : NULL, y,
-                                            delta, net->sizes[L]);
+    const double loss = FN(af_weigh)(w, delta, net->sizes[L],
+                                     FN(af_output_delta)(net, out,
+                                                         zbuf ? zbuf + (out - acts_buf) : NULL,
+                                                         y, delta, net->sizes[L]));
     if (!isfinite(loss)) return loss;
 
     /* Backward through layers L-1..1, each row read once and written once. */
@@ -345,7 +347,8 @@ int FN(af_sgd)(const af_net *net, double lr, double mu, TYPE *params, double *sc
         const int64_t r = order[s];
         const double loss =
             FN(af_sgd_one)(net, params, scales, decay, lr, X + r * n_x, NULL, NULL, NULL, 0,
-                           Y + r * n_y, scratch, n_params, sum_width, max_width, z_width);
+                           Y + r * n_y, net->sample_weight ? net->sample_weight[r] : 1.0,
+                           scratch, n_params, sum_width, max_width, z_width);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;
@@ -383,8 +386,9 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
         }
         const double loss = FN(af_sgd_one)(net, params, scales, decay, lr, NULL, wt0,
                                            indices + start, data + start, indptr[r + 1] - start,
-                                           Y + r * n_y, scratch, n_params, sum_width, max_width,
-                                           z_width);
+                                           Y + r * n_y,
+                                           net->sample_weight ? net->sample_weight[r] : 1.0,
+                                           scratch, n_params, sum_width, max_width, z_width);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;

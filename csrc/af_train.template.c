@@ -179,11 +179,21 @@ double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *z, cons
     return loss;
 }
 
+/* The sample weight w of a sample with output delta (k values) and loss:
+ * scales the delta in place, returns the weighted loss. */
+static inline double FN(af_weigh)(double w, TYPE *delta, int64_t k, double loss)
+{
+    if (w == 1.0) return loss;
+    const TYPE wt = (TYPE)w;
+    for (int64_t i = 0; i < k; i++) delta[i] *= wt;
+    return loss * w;
+}
+
 /* Forward, output delta and backprop of one sample, adding dL/dW = delta a^T
  * and dL/db = delta into grad (same layout as params).  params are unchanged.
  * scratch: per-sample scratch (af.h).  Returns the loss. */
 static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, const TYPE *x,
-                                       const TYPE *y, TYPE *grad, TYPE *scratch,
+                                       const TYPE *y, double w, TYPE *grad, TYPE *scratch,
                                        int64_t n_params, int64_t sum_width, int64_t max_width,
                                        int64_t z_width)
 {
@@ -192,8 +202,10 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
     TYPE *delta = scratch + sum_width, *prev = delta + max_width;
     TYPE *zbuf = z_width ? prev + max_width : NULL;
     const TYPE *out = FN(af_forward_sample)(net, params, x, acts_buf, zbuf);
-    const double loss = FN(af_output_delta)(net, out, zbuf ? zbuf + (out - acts_buf) : NULL, y,
-                                            delta, net->sizes[L]);
+    const double loss = FN(af_weigh)(w, delta, net->sizes[L],
+                                     FN(af_output_delta)(net, out,
+                                                         zbuf ? zbuf + (out - acts_buf) : NULL,
+                                                         y, delta, net->sizes[L]));
 
     int64_t p_off = n_params, a_off = out - acts_buf;
     for (int64_t l = L - 1; l >= 0; l--) {
@@ -301,8 +313,9 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
         for (int64_t s = start; s < stop; s++) {
             const int64_t r = order[s];
             const double loss =
-                FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y, grad, scratch,
-                                         n_params, sum_width, max_width, z_width);
+                FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y,
+                                         net->sample_weight ? net->sample_weight[r] : 1.0, grad,
+                                         scratch, n_params, sum_width, max_width, z_width);
             if (!isfinite(loss)) {
                 *loss_sum = total;
                 *n_done = s;
@@ -327,8 +340,9 @@ int FN(af_gradient)(const af_net *net, const TYPE *params, const TYPE *X, const 
     double total = 0;
     memset(grad, 0, (size_t)n_params * sizeof(TYPE));
     for (int64_t s = 0; s < n; s++)
-        total += FN(af_accumulate_sample)(net, params, X + s * n_x, Y + s * n_y, grad, scratch,
-                                          n_params, sum_width, max_width, z_width);
+        total += FN(af_accumulate_sample)(net, params, X + s * n_x, Y + s * n_y,
+                                          net->sample_weight ? net->sample_weight[s] : 1.0, grad,
+                                          scratch, n_params, sum_width, max_width, z_width);
     *loss_sum = total;
     return isfinite(total) ? AF_OK : AF_E_NONFINITE;
 }
@@ -383,11 +397,12 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
         /* Output deltas, one row per sample. */
         TYPE *D = dA, *P = dB;
         for (int r = 0; r < B; r++) {
-            const double loss = FN(af_output_delta)(net, A + (int64_t)r * n_y,
-                                                    zs ? zs + (A - acts) + (int64_t)r * n_y
-                                                       : NULL,
-                                                    Y + order[start + r] * n_y,
-                                                    D + (int64_t)r * n_y, n_y);
+            const int64_t row = order[start + r];
+            const double loss = FN(af_weigh)(
+                net->sample_weight ? net->sample_weight[row] : 1.0, D + (int64_t)r * n_y, n_y,
+                FN(af_output_delta)(net, A + (int64_t)r * n_y,
+                                    zs ? zs + (A - acts) + (int64_t)r * n_y : NULL,
+                                    Y + row * n_y, D + (int64_t)r * n_y, n_y));
             if (!isfinite(loss)) {
                 *loss_sum = total;
                 *n_done = start + r;

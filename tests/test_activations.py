@@ -47,7 +47,8 @@ def test_loss_table_matches_compiled_codes_and_reference():
     assert set(LOSSES) == set(reference.LOSSES)
     assert sorted(LOSSES.values()) == list(range(len(reference.LOSSES)))
     # NeuralNet pairs each output with the loss whose delta is a - y.
-    assert OUTPUT_LOSS.items() <= {out: loss for loss, out in reference.MATCHED_OUTPUT.items()}.items()
+    matched = {out: loss for loss, out in reference.MATCHED_OUTPUT.items()}
+    assert OUTPUT_LOSS.items() <= matched.items()
     assert reference.MATCHED_OUTPUT == _kernels.LOSS_MATCHED_ACT
 
 

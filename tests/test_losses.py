@@ -96,7 +96,7 @@ def make(config, sizes, acts, slope, isa=None, loss_scale=1.0):
 
 
 def reference_train(params, sizes, acts, slope, config, X, Y, order, lr, l2, batch,
-                    loss_scale=1.0):
+                    loss_scale=1.0, sample_weight=None):
     """The reference's epochs in float64: per-sample SGD with decay (batch 1) or
     minibatches whose step is lr * (sum of gradients + l2 W) / batch length."""
     _, _, loss, opts = config
@@ -105,36 +105,37 @@ def reference_train(params, sizes, acts, slope, config, X, Y, order, lr, l2, bat
     total = 0.0
     if batch == 1:
         total = len(order) * reference.sgd_epoch(W, B, acts, loss, X, Y, order, lr, l2, slope,
-                                                 loss_scale, **opts)
+                                                 loss_scale, sample_weight, **opts)
         return flatten(W, B), total
     for start in range(0, len(order), batch):
         rows = order[start:start + batch]
         gw = [np.zeros_like(w) for w in W]
         gb = [np.zeros_like(b) for b in B]
         for i in rows:
+            weight = 1.0 if sample_weight is None else sample_weight[i]
             dw, db, value = reference.backprop(W, B, acts, loss, X[i], Y[i], slope, loss_scale,
-                                               **opts)
+                                               weight, **opts)
             total += value
-            for l in range(len(W)):
-                gw[l] += dw[l]
-                gb[l] += db[l]
-        for l in range(len(W)):
-            W[l] -= lr * (gw[l] + l2 * W[l]) / len(rows)
-            B[l] -= lr * gb[l] / len(rows)
+            for j in range(len(W)):
+                gw[j] += dw[j]
+                gb[j] += db[j]
+        for j in range(len(W)):
+            W[j] -= lr * (gw[j] + l2 * W[j]) / len(rows)
+            B[j] -= lr * gb[j] / len(rows)
     return flatten(W, B), total
 
 
-def kernel_train(arch, params, X, Y, order, lr, l2, path):
+def kernel_train(arch, params, X, Y, order, lr, l2, path, sample_weight=None):
     got = params.copy()
     if path == "sparse":
         data, indices, indptr = _sparse.csr_arrays(X, X.dtype)
         status, total, done = _kernels.train_sparse(arch, got, data, indices, indptr, Y, order,
-                                                    lr, l2)
+                                                    lr, l2, sample_weight=sample_weight)
     else:
         batch = {"sgd": 1, "batch": 3, "gemm": 5}[path]
         state = np.zeros(2 * arch.n_params, dtype=X.dtype)
         status, total, done, _ = _kernels.train(arch, got, state, X, Y, order, batch, "sgd",
-                                                lr, l2)
+                                                lr, l2, sample_weight=sample_weight)
     assert (status, done) == (_kernels.OK, len(order))
     return got, total
 
@@ -170,7 +171,7 @@ def test_batch_forward_matches_reference_at_every_isa(act, dtype):
     rng = np.random.default_rng(2)
     sizes = [9, 7, 6, 5]
     acts = [act] * 3
-    slope = [PARAMS.get(act, 0.0) * (l + 1) for l in range(3)]  # a different one per layer
+    slope = [PARAMS.get(act, 0.0) * (j + 1) for j in range(3)]  # a different one per layer
     params = random_params(sizes, dtype, rng, scale=0.8)
     X = rng.normal(size=(11, sizes[0])).astype(dtype)
     W, B = ref_layers(params.astype(np.float64), sizes)
@@ -296,9 +297,9 @@ def test_one_update_matches_torch_autograd(config, batch):
     tw = [torch.tensor(w, requires_grad=True) for w in W]
     tb = [torch.tensor(b, requires_grad=True) for b in B]
     a = torch.tensor(X)
-    for l, (w, b) in enumerate(zip(tw, tb)):
+    for j, (w, b) in enumerate(zip(tw, tb)):
         z = a @ w.T + b
-        a = torch_act(torch, acts[l], z, slope[l])
+        a = torch_act(torch, acts[j], z, slope[j])
     value = torch_loss(torch, loss, out, z, a, torch.tensor(Y), opts) * loss_scale / batch
     opt = torch.optim.SGD(tw + tb, lr=lr)
     opt.zero_grad()
@@ -486,3 +487,119 @@ def test_keras_categorical_of_outputs_summing_to_zero_is_not_finite():
     arch = _kernels.Arch([2, 3], ["relu"], "ce", prob_eps=KERAS_EPS)
     _, value = _kernels.py_output_delta(arch, np.zeros(3), np.zeros(3))
     assert not np.isfinite(value)
+
+
+# -- per-sample weights --------------------------------------------------------------------
+
+WEIGHT_CONFIGS = [("relu", "softmax", "ce", {}),
+                  ("gelu", "identity", "huber", {"huber_delta": 0.5}),
+                  ("tanh", "exponential", "poisson", {}), ("relu", "sigmoid", "bce", {})]
+
+
+def sample_weights(rng, n):
+    w = rng.uniform(0.0, 2.0, size=n)
+    w[::5] = 0.0  # weight 0: the sample only counts in the batch length
+    w[1] = 1.0
+    return w
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("config", WEIGHT_CONFIGS, ids=config_id)
+def test_sample_weights_match_reference_on_every_path_and_isa(config, dtype, path):
+    rng = np.random.default_rng(9)
+    sizes, acts, slope, X, Y, params = problem(config, dtype, rng)
+    w = sample_weights(rng, len(X))
+    order = np.concatenate([rng.permutation(len(X)), rng.permutation(len(X))])
+    lr, l2 = 0.05, 0.01
+    batch = {"sgd": 1, "sparse": 1, "batch": 3, "gemm": 5}[path]
+    expected, expected_loss = reference_train(params, sizes, acts, slope, config, X, Y, order,
+                                              lr, l2, batch, sample_weight=w)
+    unweighted, _ = reference_train(params, sizes, acts, slope, config, X, Y, order, lr, l2,
+                                    batch)
+    assert np.max(np.abs(expected - unweighted)) > 1e-3  # the weights matter
+    for isa in ISAS:
+        got, total = kernel_train(make(config, sizes, acts, slope, isa), params, X, Y, order,
+                                  lr, l2, path, sample_weight=w)
+        assert_matches(got, expected, dtype, f"{config_id(config)} {path} isa={isa}")
+        rel = 1e-4 if dtype == np.float32 else 1e-10
+        assert total == pytest.approx(expected_loss, rel=rel, abs=rel)
+
+
+@pytest.mark.parametrize("config", WEIGHT_CONFIGS, ids=config_id)
+def test_weighted_gradient_matches_central_differences_and_unit_weights_change_nothing(config):
+    rng = np.random.default_rng(6)
+    sizes, acts, slope, X, Y, params = problem(config, np.float64, rng, n=5)
+    arch = make(config, sizes, acts, slope)
+    w = sample_weights(rng, len(X))
+    grad, loss_sum = _kernels.gradient(arch, params, X, Y, sample_weight=w)
+    h = 1e-6
+
+    def f(p):
+        return _kernels.gradient(arch, p, X, Y, sample_weight=w)[1]
+
+    numeric = np.array([(f(params + h * e) - f(params - h * e)) / (2 * h)
+                        for e in np.eye(params.size)])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+    per_sample = [_kernels.gradient(arch, params, X[i:i + 1], Y[i:i + 1])[1] for i in range(5)]
+    assert loss_sum == pytest.approx(np.dot(w, per_sample), rel=1e-12)
+    ones, _ = _kernels.gradient(arch, params, X, Y, sample_weight=np.ones(len(X)))
+    np.testing.assert_array_equal(ones, _kernels.gradient(arch, params, X, Y)[0])
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4], ids=["af_sgd", "af_train", "af_train_gemm"])
+@pytest.mark.parametrize("config", WEIGHT_CONFIGS, ids=config_id)
+def test_weighted_update_matches_torch_autograd(config, batch):
+    """Keras' rule: sum of weighted per-sample losses divided by the batch size."""
+    torch = pytest.importorskip("torch")
+    hidden, out, loss, opts = config
+    rng = np.random.default_rng(12)
+    sizes, acts, slope, X, Y, params = problem(config, np.float64, rng, n=batch)
+    w = rng.uniform(0.2, 2.0, size=batch)
+    lr = 0.1
+    arch = make(config, sizes, acts, slope)
+    got = params.copy()
+    status, _, _, _ = _kernels.train(arch, got, np.zeros(2 * arch.n_params), X, Y,
+                                     np.arange(batch), batch, "sgd", lr, sample_weight=w)
+    assert status == _kernels.OK
+    W, B = ref_layers(params, sizes)
+    tw = [torch.tensor(m, requires_grad=True) for m in W]
+    tb = [torch.tensor(b, requires_grad=True) for b in B]
+    value = 0
+    for i in range(batch):
+        a = torch.tensor(X[i:i + 1])
+        for j, (m, b) in enumerate(zip(tw, tb)):
+            z = a @ m.T + b
+            a = torch_act(torch, acts[j], z, slope[j])
+        value = value + w[i] * torch_loss(torch, loss, out, z, a, torch.tensor(Y[i:i + 1]), opts)
+    opt = torch.optim.SGD(tw + tb, lr=lr)
+    opt.zero_grad()
+    (value / batch).backward()
+    opt.step()
+    expected = flatten([m.detach().numpy() for m in tw], [b.detach().numpy() for b in tb])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("weights", "match"), [
+    ([1.0, 2.0], "sample_weight needs 4 values"),
+    ([1.0, -1.0, 1.0, 1.0], "finite and >= 0"),
+    ([1.0, np.nan, 1.0, 1.0], "finite and >= 0"),
+    ([1.0, np.inf, 1.0, 1.0], "finite and >= 0"),
+])
+def test_bad_sample_weights_are_rejected_before_any_update(weights, match, rng):
+    arch = _kernels.Arch([3, 2], ["sigmoid"], "bce")
+    params = random_params([3, 2], np.float64, rng)
+    X, Y = rng.normal(size=(4, 3)), rng.uniform(size=(4, 2))
+    before = params.copy()
+    data, indices, indptr = _sparse.csr_arrays(X, np.float64)
+    with pytest.raises(ValueError, match=match):
+        _kernels.train(arch, params, np.empty(0), X, Y, np.arange(4), sample_weight=weights)
+    with pytest.raises(ValueError, match=match):
+        _kernels.train(arch, params, np.zeros(2 * arch.n_params), X, Y, np.arange(4), 4,
+                       sample_weight=weights)
+    with pytest.raises(ValueError, match=match):
+        _kernels.train_sparse(arch, params, data, indices, indptr, Y, np.arange(4),
+                              sample_weight=weights)
+    with pytest.raises(ValueError, match=match):
+        _kernels.gradient(arch, params, X, Y, sample_weight=weights)
+    np.testing.assert_array_equal(params, before)
