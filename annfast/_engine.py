@@ -45,21 +45,27 @@ class Network:
     """An architecture: unit counts, one activation per layer, the loss, constants.
 
     sizes : unit counts, input first; activations : canonical names, one per
-    weight layer; loss : canonical loss name; param : the activations'
-    parameter (leaky slope); loss_scale : factor on the loss and output delta.
+    weight layer; loss : canonical loss name; param : the leaky-relu slope, or
+    one activation parameter per layer (leaky slope, elu alpha); loss_scale :
+    factor on the loss and output delta; ``arch_options`` go to
+    ``_kernels.Arch`` (huber_delta, label_smoothing, prob_eps).
     """
 
-    __slots__ = ("sizes", "activations", "loss", "param", "loss_scale", "dtype", "arch")
+    __slots__ = ("sizes", "activations", "loss", "param", "loss_scale", "dtype", "arch",
+                 "act_params")
 
-    def __init__(self, sizes, activations, loss, dtype, param=0.1, loss_scale=1.0):
+    def __init__(self, sizes, activations, loss, dtype, param=0.1, loss_scale=1.0,
+                 **arch_options):
         self.sizes = tuple(int(n) for n in sizes)
         self.activations = tuple(activations)
         self.loss = loss
-        self.param = float(param)
+        self.param = param
         self.loss_scale = float(loss_scale)
         self.dtype = np.dtype(dtype).type
         self.arch = _kernels.Arch(self.sizes, [REGISTRY[a].code for a in self.activations],
-                                  _kernels.LOSS_CODES[loss], self.param, self.loss_scale)
+                                  _kernels.LOSS_CODES[loss], param, self.loss_scale,
+                                  **arch_options)
+        self.act_params = tuple(float(p) for p in self.arch.act_params)
 
     @property
     def n_params(self):
@@ -456,14 +462,15 @@ def _forward_blas(network, params, X, out):
     finite = True
     with np.errstate(all="ignore"):
         A = X
-        for layer, (W, b, act) in enumerate(zip(weights, biases, network.activations)):
+        layers = zip(weights, biases, network.activations, network.act_params)
+        for layer, (W, b, act, param) in enumerate(layers):
             Z = A @ W.T
             if layer == 0:
                 # With finite weights, a NaN or infinity anywhere in a row of X
                 # makes that row's every product non-finite (inf * 0 is NaN).
                 finite = bool(np.isfinite(Z.sum()))
             Z += b
-            activate_inplace(act, Z, network.param)
+            activate_inplace(act, Z, param)
             A = Z
         out[...] = A
     return finite

@@ -3,19 +3,9 @@ from libc.stdint cimport int32_t, int64_t
 
 
 cdef extern from "af.h" nogil:
-    cdef enum af_act:
-        AF_ACT_IDENTITY
-        AF_ACT_RELU
-        AF_ACT_LEAKY_RELU
-        AF_ACT_SIGMOID
-        AF_ACT_TANH
-        AF_ACT_SOFTMAX
+    # Only the counts: codes and names come from the tables (af_act_name).
+    cdef enum:
         AF_N_ACT
-
-    cdef enum af_loss:
-        AF_LOSS_MSE
-        AF_LOSS_BCE
-        AF_LOSS_CE
         AF_N_LOSS
 
     cdef enum af_opt_kind:
@@ -45,10 +35,19 @@ cdef extern from "af.h" nogil:
         int64_t n_layers
         const int64_t *sizes
         const int32_t *acts
+        const double *act_params
         int32_t loss
-        double slope
         double loss_scale
+        double huber_delta
+        double label_smoothing
+        double prob_eps
         int32_t isa
+        const double *sample_weight
+
+    const char *af_act_name(int32_t code)
+    const char *af_loss_name(int32_t code)
+    int af_act_needs_z(int32_t code)
+    int af_loss_matched_act(int32_t code)
 
     ctypedef struct af_opt:
         int32_t kind
@@ -76,6 +75,7 @@ cdef extern from "af.h" nogil:
     int64_t af_n_params(const af_net *net)
     int64_t af_max_width(const af_net *net)
     int64_t af_sum_width(const af_net *net)
+    int64_t af_z_width(const af_net *net)
 
     int AF_FORWARD_SCRATCH_ROWS
     int af_forward_f32(const af_net *net, const float *params, const float *X, int64_t n,
@@ -145,13 +145,13 @@ cdef extern from "af.h" nogil:
                         const double *Y, int64_t n, double *grad, double *scratch,
                         double *loss_sum)
 
-    void af_activate_f32(int32_t act, double slope, const float *z, float *a, int64_t n)
-    void af_activate_f64(int32_t act, double slope, const double *z, double *a, int64_t n)
-    void af_act_backward_f32(int32_t act, double slope, const float *a, const float *g,
-                             float *delta, int64_t n)
-    void af_act_backward_f64(int32_t act, double slope, const double *a, const double *g,
-                             double *delta, int64_t n)
-    double af_output_delta_f32(const af_net *net, const float *a, const float *y,
-                               float *delta, int64_t k)
-    double af_output_delta_f64(const af_net *net, const double *a, const double *y,
-                               double *delta, int64_t k)
+    void af_activate_f32(int32_t act, double param, const float *z, float *a, int64_t n)
+    void af_activate_f64(int32_t act, double param, const double *z, double *a, int64_t n)
+    void af_act_backward_f32(int32_t act, double param, const float *a, const float *z,
+                             const float *g, float *delta, int64_t n)
+    void af_act_backward_f64(int32_t act, double param, const double *a, const double *z,
+                             const double *g, double *delta, int64_t n)
+    double af_output_delta_f32(const af_net *net, const float *a, const float *z,
+                               const float *y, float *delta, int64_t k)
+    double af_output_delta_f64(const af_net *net, const double *a, const double *z,
+                               const double *y, double *delta, int64_t k)

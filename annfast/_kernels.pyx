@@ -20,15 +20,18 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from annfast._kernels cimport *
 
-ACTIVATION_CODES = {
-    "identity": AF_ACT_IDENTITY,
-    "relu": AF_ACT_RELU,
-    "leaky_relu": AF_ACT_LEAKY_RELU,
-    "sigmoid": AF_ACT_SIGMOID,
-    "tanh": AF_ACT_TANH,
-    "softmax": AF_ACT_SOFTMAX,
-}
-LOSS_CODES = {"mse": AF_LOSS_MSE, "bce": AF_LOSS_BCE, "ce": AF_LOSS_CE}
+# The names tables of csrc/af.h (its X-macro lists): a new activation or loss
+# there appears here without a Cython edit.
+ACTIVATION_CODES = {(<bytes>af_act_name(i)).decode(): i for i in range(AF_N_ACT)}
+LOSS_CODES = {(<bytes>af_loss_name(i)).decode(): i for i in range(AF_N_LOSS)}
+#: Activations whose derivative needs the pre-activations (stored in training).
+ACT_NEEDS_Z = frozenset(name for name, code in ACTIVATION_CODES.items()
+                        if af_act_needs_z(code))
+#: loss name -> the output activation for which the kernels use delta = a - y.
+LOSS_MATCHED_ACT = {name: (<bytes>af_act_name(af_loss_matched_act(code))).decode()
+                    for name, code in LOSS_CODES.items() if af_loss_matched_act(code) >= 0}
+#: Activations with a per-layer parameter, and its default.
+ACT_PARAM_DEFAULTS = {"leaky_relu": 0.1, "elu": 1.0}
 OPTIMIZER_CODES = {
     "sgd": AF_OPT_SGD,
     "momentum": AF_OPT_MOMENTUM,
@@ -101,6 +104,40 @@ def _isa_level(isa):
 GEMM_MIN_BATCH = 4
 
 
+def _code(value, table, what):
+    """The code of ``value``, a name in ``table`` or one of its codes."""
+    if isinstance(value, str):
+        if value not in table:
+            raise ValueError(f"unknown {what} {value!r}; expected one of: "
+                             f"{', '.join(table)}")
+        return table[value]
+    code = int(value)
+    if code not in table.values():
+        listing = ", ".join(f"{c}={n}" for n, c in table.items())
+        raise ValueError(f"unknown {what} code {value!r}; expected one of: {listing}")
+    return code
+
+
+def _act_params(slope, acts):
+    """Per-layer activation parameters: a sequence as given, or a scalar that
+    becomes each leaky_relu layer's slope (elu layers take alpha = 1)."""
+    names = [(<bytes>af_act_name(a)).decode() for a in acts]
+    if np.ndim(slope) == 0:
+        out = np.array([float(slope) if n == "leaky_relu" else ACT_PARAM_DEFAULTS.get(n, 0.0)
+                        for n in names], dtype=np.float64)
+    else:
+        out = np.array(slope, dtype=np.float64)
+        if out.shape != (len(names),):
+            raise ValueError(f"slope (activation parameters) needs one value per layer "
+                             f"({len(names)}), got shape {out.shape}")
+    for l, n in enumerate(names):
+        if n in ACT_PARAM_DEFAULTS and not (np.isfinite(out[l]) and out[l] >= 0):
+            what = "slope" if n == "leaky_relu" else "alpha"
+            raise ValueError(f"layer {l} ({n}): {what} must be finite and >= 0, "
+                             f"got {out[l]!r}")
+    return out
+
+
 cdef class Arch:
     """A validated architecture: unit counts, activations, loss and their constants.
 
@@ -108,55 +145,84 @@ cdef class Arch:
     ----------
     sizes : sequence of int, length n_layers + 1
         Units per layer, input first; every entry >= 1.
-    acts : sequence of int, length n_layers
-        Activation codes (``ACTIVATION_CODES``), one per weight layer.
-    loss : int
-        Loss code (``LOSS_CODES``), paired with ``acts[-1]``.
-    slope : float
-        Leaky-relu slope for negative inputs.
+    acts : sequence of int or str, length n_layers
+        Activations (codes or names of ``ACTIVATION_CODES``), one per weight layer.
+    loss : int or str
+        Loss (code or name of ``LOSS_CODES``); any output activation works with it.
+    slope : float or sequence of float
+        Activation parameters: a scalar is the slope of every leaky_relu layer
+        (elu layers then take alpha = 1); a sequence gives each layer's value
+        (leaky_relu's slope, elu's alpha, ignored elsewhere).
     loss_scale : float
         Factor on the loss and the output delta (e.g. 2/k for a mean-over-outputs MSE).
     isa : int or None
         Instruction-set variant (``ISA_NAMES``); None for ``DEFAULT_ISA``.
+    huber_delta : float
+        The Huber loss' threshold, > 0.
+    label_smoothing : float
+        In [0, 1]; for bce, ce, bce_logits and ce_logits.
+    prob_eps : float
+        0 for annfast's probability clip (machine epsilon); Keras' epsilon (1e-7)
+        for Keras' clip, with zero gradient where it is active (see af.h).
     """
     cdef af_net net
-    cdef readonly object sizes, acts
-    cdef readonly int64_t n_params, sum_width, max_width
+    cdef readonly object sizes, acts, act_params
+    cdef readonly int64_t n_params, sum_width, max_width, z_width, scratch_width
 
-    def __cinit__(self, sizes, acts, int loss, double slope=0.1, double loss_scale=1.0,
-                  isa=None):
+    def __cinit__(self, sizes, acts, loss, slope=0.1, double loss_scale=1.0, isa=None,
+                  double huber_delta=1.0, double label_smoothing=0.0, double prob_eps=0.0):
         sizes_arr = np.ascontiguousarray(sizes, dtype=np.int64)
-        acts_arr = np.ascontiguousarray(acts, dtype=np.int32)
         if sizes_arr.ndim != 1 or sizes_arr.shape[0] < 2:
             raise ValueError("sizes must list at least 2 unit counts")
         if (sizes_arr < 1).any():
             raise ValueError(f"sizes must all be >= 1, got {sizes_arr.tolist()}")
-        if acts_arr.ndim != 1 or acts_arr.shape[0] != sizes_arr.shape[0] - 1:
+        if isinstance(acts, (str, bytes)) or np.ndim(acts) != 1:
+            raise ValueError(f"acts must be a sequence of {sizes_arr.shape[0] - 1} "
+                             "activations")
+        acts_arr = np.array([_code(v, ACTIVATION_CODES, "activation") for v in acts],
+                            dtype=np.int32)
+        if acts_arr.shape[0] != sizes_arr.shape[0] - 1:
             raise ValueError(f"acts needs {sizes_arr.shape[0] - 1} codes, got {acts_arr.shape}")
-        if ((acts_arr < 0) | (acts_arr >= AF_N_ACT)).any():
-            raise ValueError(f"acts codes must be in [0, {AF_N_ACT}), got {acts_arr.tolist()}")
+        cdef int loss_code = _code(loss, LOSS_CODES, "loss")
+        params_arr = _act_params(slope, acts_arr)
+        if not (np.isfinite(loss_scale) and loss_scale > 0):
+            raise ValueError(f"loss_scale must be finite and > 0, got {loss_scale!r}")
+        if not (np.isfinite(huber_delta) and huber_delta > 0):
+            raise ValueError(f"huber_delta must be finite and > 0, got {huber_delta!r}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        if not 0.0 <= prob_eps < 0.5:
+            raise ValueError(f"prob_eps must be in [0, 0.5), got {prob_eps!r}")
         isa = _isa_level(isa)
-        if not 0 <= loss < AF_N_LOSS:
-            raise ValueError(f"loss code must be in [0, {AF_N_LOSS}), got {loss}")
         # Sizes whose parameter count overflows int64 would wrap in C.
         if float(np.sum((sizes_arr[:-1].astype(float) + 1) * sizes_arr[1:])) >= 2.0**62:
             raise ValueError("the network has too many parameters")
         sizes_arr.setflags(write=False)
         acts_arr.setflags(write=False)
+        params_arr.setflags(write=False)
         self.sizes = sizes_arr
         self.acts = acts_arr
+        self.act_params = params_arr
         cdef const int64_t[::1] s = sizes_arr
         cdef const int32_t[::1] a = acts_arr
+        cdef const double[::1] p = params_arr
         self.net.n_layers = sizes_arr.shape[0] - 1
         self.net.sizes = &s[0]
         self.net.acts = &a[0]
-        self.net.loss = loss
-        self.net.slope = slope
+        self.net.act_params = &p[0]
+        self.net.loss = loss_code
         self.net.loss_scale = loss_scale
+        self.net.huber_delta = huber_delta
+        self.net.label_smoothing = label_smoothing
+        self.net.prob_eps = prob_eps
         self.net.isa = isa
+        self.net.sample_weight = NULL  # set per call, on a copy (train, gradient)
         self.n_params = af_n_params(&self.net)
         self.sum_width = af_sum_width(&self.net)
         self.max_width = af_max_width(&self.net)
+        self.z_width = af_z_width(&self.net)
+        # Per-sample training scratch: activations, two deltas, pre-activations.
+        self.scratch_width = self.sum_width + 2 * self.max_width + self.z_width
 
     @property
     def loss(self):
@@ -164,11 +230,27 @@ cdef class Arch:
 
     @property
     def slope(self):
-        return self.net.slope
+        """The first leaky_relu layer's slope (0.1 without one); see act_params."""
+        for code, value in zip(self.acts, self.act_params):
+            if code == ACTIVATION_CODES["leaky_relu"]:
+                return float(value)
+        return 0.1
 
     @property
     def loss_scale(self):
         return self.net.loss_scale
+
+    @property
+    def huber_delta(self):
+        return self.net.huber_delta
+
+    @property
+    def label_smoothing(self):
+        return self.net.label_smoothing
+
+    @property
+    def prob_eps(self):
+        return self.net.prob_eps
 
     @property
     def isa(self):
@@ -176,8 +258,29 @@ cdef class Arch:
 
     def __reduce__(self):
         # The variant is chosen afresh where the pickle is loaded (another CPU).
-        return (Arch, (self.sizes, self.acts, self.net.loss, self.net.slope,
-                       self.net.loss_scale))
+        return (Arch, (self.sizes, self.acts, self.net.loss, self.act_params,
+                       self.net.loss_scale, None, self.net.huber_delta,
+                       self.net.label_smoothing, self.net.prob_eps))
+
+
+def _sample_weights(sample_weight, int64_t n_rows):
+    """sample_weight as n_rows finite, non-negative float64 values, or None."""
+    if sample_weight is None:
+        return None
+    w = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n_rows:
+        raise ValueError(f"sample_weight needs {n_rows} values (one per row of X), got shape "
+                         f"{w.shape}")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError("sample_weight must be finite and >= 0")
+    return w if n_rows > 0 else None
+
+
+cdef _check_poisson_targets(Arch arch, Y):
+    """Poisson's targets are counts: a negative one has no loss."""
+    if arch.net.loss == LOSS_CODES["poisson"] and np.asarray(Y).size:
+        if not np.asarray(Y).min() >= 0:
+            raise ValueError("Y must be >= 0 (and not NaN) for the poisson loss")
 
 
 cdef _check_params(Arch arch, Py_ssize_t n):
@@ -319,7 +422,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
           double epsilon=1e-8, int64_t t=0, *, bint amsgrad=False, bint centered=False,
           double initial_accumulator_value=0.1, double weight_decay=0.0,
           double clipvalue=0.0, double clipnorm=0.0, double global_clipnorm=0.0,
-          penalties=None):
+          penalties=None, sample_weight=None):
     """Train in place over ``X[order]``; return ``(status, loss_sum, n_done, t)``.
 
     params : (n_params,) updated in place.  opt_state : optimizer memory
@@ -345,9 +448,19 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
         ``l1 sum|w| + l2 sum w^2``.  ``loss_sum`` then includes, per batch, the
         batch's size times that penalty (at the batch's starting parameters), so
         ``loss_sum / n`` is Keras' epoch loss.
+    sample_weight : None or one weight per row of X (None: all 1), multiplying
+        that sample's loss and gradient; a batch's step divides the weighted sum
+        by the batch length (Keras' rule).
     """
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, X.shape[0])
+    cdef const double[::1] wv
+    cdef af_net net = arch.net  # a copy: the weights are this call's only
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
     cdef af_opt opt = _make_opt(optimizer, lr, l2, momentum, beta1, beta2, rho, epsilon, t,
                                 amsgrad, centered, initial_accumulator_value, weight_decay,
                                 clipvalue, clipnorm, global_clipnorm)
@@ -382,16 +495,15 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     if (batch_size == 1 and kind == AF_OPT_SGD and opt.penalties == NULL
             and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
             and global_clipnorm == 0 and lr * l2 <= LAZY_DECAY_MAX):
-        return _sgd_dense(arch, params, X, Y, order, lr, l2) + (t,)
+        return _sgd_dense(arch, &net, params, X, Y, order, lr, l2) + (t,)
 
     dtype = np.float32 if floating is float else np.float64
     # Batches as matrices through BLAS, unless a product would overflow its int sizes.
     cdef bint use_gemm = (batch_size >= GEMM_MIN_BATCH
-                          and batch_size * (arch.sum_width + 2 * arch.max_width) < INT_MAX)
+                          and batch_size * arch.scratch_width < INT_MAX)
     cdef int64_t scratch_rows = min(batch_size, n_order) if use_gemm else 1
     cdef floating[::1] grad = np.empty(max(arch.n_params, 1), dtype=dtype)
-    cdef floating[::1] scratch = np.empty(
-        scratch_rows * (arch.sum_width + 2 * arch.max_width), dtype=dtype)
+    cdef floating[::1] scratch = np.empty(scratch_rows * arch.scratch_width, dtype=dtype)
     cdef floating *state = &opt_state[0] if opt_state.shape[0] > 0 else NULL
     cdef int64_t done = 0
     cdef double total = 0.0
@@ -399,19 +511,19 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     with nogil:
         if use_gemm:
             if floating is float:
-                status = af_train_gemm_f32(&arch.net, &opt, &params[0], state, &X[0, 0],
+                status = af_train_gemm_f32(&net, &opt, &params[0], state, &X[0, 0],
                                            &Y[0, 0], &order[0], n_order, batch_size, &grad[0],
                                            &scratch[0], &total, &done, <af_sgemm_fn>sgemm)
             else:
-                status = af_train_gemm_f64(&arch.net, &opt, &params[0], state, &X[0, 0],
+                status = af_train_gemm_f64(&net, &opt, &params[0], state, &X[0, 0],
                                            &Y[0, 0], &order[0], n_order, batch_size, &grad[0],
                                            &scratch[0], &total, &done, <af_dgemm_fn>dgemm)
         elif floating is float:
-            status = af_train_f32(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+            status = af_train_f32(&net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
                                   &order[0], n_order, batch_size, &grad[0], &scratch[0],
                                   &total, &done)
         else:
-            status = af_train_f64(&arch.net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
+            status = af_train_f64(&net, &opt, &params[0], state, &X[0, 0], &Y[0, 0],
                                   &order[0], n_order, batch_size, &grad[0], &scratch[0],
                                   &total, &done)
     if opt.penalties != NULL:
@@ -419,11 +531,12 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     return status, total, done if status != AF_OK else n_order, opt.t
 
 
-cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
-                      const floating[:, ::1] Y, const int64_t[::1] order, double lr, double l2):
+cdef tuple _sgd_dense(Arch arch, const af_net *net_p, floating[::1] params,
+                      const floating[:, ::1] X, const floating[:, ::1] Y,
+                      const int64_t[::1] order, double lr, double l2):
     """Per-sample SGD through af_sgd (lazy decay); arguments already checked."""
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
     cdef double[::1] scales = np.ones(arch.net.n_layers)
     cdef int64_t n_order = order.shape[0], done = 0
     cdef double total = 0.0
@@ -431,11 +544,11 @@ cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
     with nogil:
         # The weights end the call as plain values: the lazy decay is folded in.
         if floating is float:
-            status = af_sgd_f32(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
+            status = af_sgd_f32(net_p, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
                                 &order[0], n_order, &scratch[0], &total, &done)
             af_fold_scales_f32(&arch.net, &params[0], &scales[0])
         else:
-            status = af_sgd_f64(&arch.net, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
+            status = af_sgd_f64(net_p, lr, l2, &params[0], &scales[0], &X[0, 0], &Y[0, 0],
                                 &order[0], n_order, &scratch[0], &total, &done)
             af_fold_scales_f64(&arch.net, &params[0], &scales[0])
     return status, total, done if status != AF_OK else n_order
@@ -444,12 +557,12 @@ cdef tuple _sgd_dense(Arch arch, floating[::1] params, const floating[:, ::1] X,
 def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
                  const int64_t[::1] indices, const int64_t[::1] indptr,
                  const floating[:, ::1] Y, const int64_t[::1] order, double lr=0.01,
-                 double l2=0.0):
+                 double l2=0.0, sample_weight=None):
     """Per-sample SGD (as ``train`` with batch_size=1, 'sgd') on CSR inputs.
 
     data, indices, indptr : the CSR arrays of X (n_samples = len(indptr) - 1 rows,
     sizes[0] columns); only the first-layer weights of non-zero inputs are touched.
-    Returns ``(status, loss_sum, n_done)``.
+    ``sample_weight`` as for ``train``.  Returns ``(status, loss_sum, n_done)``.
     """
     if not lr * l2 <= LAZY_DECAY_MAX:
         raise ValueError(f"lr * l2 must be <= {LAZY_DECAY_MAX} for the sparse kernel's lazy "
@@ -464,6 +577,13 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
                          f"({n_rows}, {arch.sizes[-1]})")
     if data.shape[0] != nnz:
         raise ValueError(f"data has {data.shape[0]} values but indices has {nnz}")
+    _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, n_rows)
+    cdef const double[::1] wv
+    cdef af_net net = arch.net
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
     if indptr[0] != 0 or indptr[n_rows] != nnz:
         raise ValueError(f"indptr must start at 0 and end at {nnz}")
     for i in range(n_rows):
@@ -487,7 +607,7 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
 
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] wt0 = np.empty(arch.sizes[0] * arch.sizes[1], dtype=dtype)
-    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
     cdef double[::1] scales = np.ones(arch.net.n_layers)
     # Empty CSR arrays have no element to point at; the kernel then reads none.
     cdef const floating *data_p = &data[0] if nnz > 0 else NULL
@@ -499,13 +619,13 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
         # The first layer lives transposed in wt0 for the call (see af.h).
         if floating is float:
             af_sparse_begin_f32(&arch.net, &params[0], &wt0[0])
-            status = af_sgd_sparse_f32(&arch.net, lr, l2, &params[0], &wt0[0], &scales[0],
+            status = af_sgd_sparse_f32(&net, lr, l2, &params[0], &wt0[0], &scales[0],
                                        data_p, ind_p, &indptr[0], &Y[0, 0], &order[0], n_order,
                                        &scratch[0], &total, &done)
             af_sparse_end_f32(&arch.net, &params[0], &wt0[0], &scales[0])
         else:
             af_sparse_begin_f64(&arch.net, &params[0], &wt0[0])
-            status = af_sgd_sparse_f64(&arch.net, lr, l2, &params[0], &wt0[0], &scales[0],
+            status = af_sgd_sparse_f64(&net, lr, l2, &params[0], &wt0[0], &scales[0],
                                        data_p, ind_p, &indptr[0], &Y[0, 0], &order[0], n_order,
                                        &scratch[0], &total, &done)
             af_sparse_end_f64(&arch.net, &params[0], &wt0[0], &scales[0])
@@ -570,25 +690,33 @@ def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
 
 
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-             const floating[:, ::1] Y):
+             const floating[:, ::1] Y, sample_weight=None):
     """Return ``(grad, loss_sum)``: the gradient of the summed loss over the rows
-    of X (no L2 term), laid out like params, and that sum."""
+    of X (no L2 term; each row's term times its ``sample_weight``), laid out
+    like params, and that sum."""
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, X.shape[0])
+    cdef const double[::1] wv
+    cdef af_net net = arch.net
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
     dtype = np.float32 if floating is float else np.float64
     grad_arr = np.zeros(arch.n_params, dtype=dtype)
     cdef floating[::1] grad = grad_arr
-    cdef floating[::1] scratch = np.empty(arch.sum_width + 2 * arch.max_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
     cdef int64_t n = X.shape[0]
     cdef double loss = 0.0
     if n == 0:
         return grad_arr, 0.0
     with nogil:
         if floating is float:
-            af_gradient_f32(&arch.net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
+            af_gradient_f32(&net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
                             &scratch[0], &loss)
         else:
-            af_gradient_f64(&arch.net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
+            af_gradient_f64(&net, &params[0], &X[0, 0], &Y[0, 0], n, &grad[0],
                             &scratch[0], &loss)
     return grad_arr, loss
 
@@ -607,13 +735,14 @@ def gradient_blas(Arch arch, const floating[::1] params, const floating[:, ::1] 
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
+    _check_poisson_targets(arch, Y)
     dtype = np.float32 if floating is float else np.float64
     cdef int64_t n = X.shape[0], n_params = arch.n_params
     grad_arr = np.zeros(n_params, dtype=dtype)
     if n == 0:
         return grad_arr, 0.0, AF_OK
     cdef int64_t rows = min(block, n)
-    cdef int64_t width = arch.sum_width + 2 * arch.max_width
+    cdef int64_t width = arch.scratch_width  # per row: activations, deltas and any z
     while rows > 1 and rows * width >= INT_MAX:
         rows //= 2  # every product must fit BLAS' int sizes
     cdef floating[::1] grad = grad_arr
@@ -650,49 +779,75 @@ def gradient_blas(Arch arch, const floating[::1] params, const floating[:, ::1] 
 
 def _check_act(int act):
     if not 0 <= act < AF_N_ACT:
-        raise ValueError(f"act code must be in [0, {AF_N_ACT}), got {act}")
+        _code(act, ACTIVATION_CODES, "activation")
 
 
-def py_activate(int act, const floating[::1] z, double slope=0.1):
-    """Return act(z) (softmax over the whole vector).  For tests."""
+cdef double _param(int act, param):
+    """The activation parameter to use: param, or the activation's default."""
+    if param is None:
+        return ACT_PARAM_DEFAULTS.get((<bytes>af_act_name(act)).decode(), 0.0)
+    return param
+
+
+def py_activate(int act, const floating[::1] z, param=None):
+    """Return act(z) (softmax over the whole vector); ``param``: leaky_relu's
+    slope (default 0.1) or elu's alpha (default 1).  For tests."""
     _check_act(act)
+    cdef double p = _param(act, param)
     out = np.empty(z.shape[0], dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] a = out
     if z.shape[0] == 0:
         return out
     if floating is float:
-        af_activate_f32(act, slope, &z[0], &a[0], z.shape[0])
+        af_activate_f32(act, p, &z[0], &a[0], z.shape[0])
     else:
-        af_activate_f64(act, slope, &z[0], &a[0], z.shape[0])
+        af_activate_f64(act, p, &z[0], &a[0], z.shape[0])
     return out
 
 
-def py_act_backward(int act, const floating[::1] a, const floating[::1] g, double slope=0.1):
-    """Return J_act(a)^T g, from the outputs a.  For tests."""
+def py_act_backward(int act, const floating[::1] a, const floating[::1] g, param=None,
+                    z=None):
+    """Return J_act^T g, from the outputs a and, for the activations in
+    ``ACT_NEEDS_Z``, the pre-activations z.  For tests."""
     _check_act(act)
+    cdef double p = _param(act, param)
     if g.shape[0] != a.shape[0]:
         raise ValueError("a and g must have the same length")
-    out = np.empty(a.shape[0], dtype=np.float32 if floating is float else np.float64)
+    dtype = np.float32 if floating is float else np.float64
+    cdef bint needs_z = af_act_needs_z(act)
+    cdef const floating[::1] zv = np.ascontiguousarray(z if needs_z else a, dtype=dtype)
+    if zv.shape[0] != a.shape[0]:
+        raise ValueError(f"{(<bytes>af_act_name(act)).decode()}'s derivative needs z, "
+                         "the pre-activations, of a's length")
+    out = np.empty(a.shape[0], dtype=dtype)
     cdef floating[::1] d = out
     if a.shape[0] == 0:
         return out
+    cdef const floating *zp = &zv[0] if needs_z else NULL
     if floating is float:
-        af_act_backward_f32(act, slope, &a[0], &g[0], &d[0], a.shape[0])
+        af_act_backward_f32(act, p, &a[0], zp, &g[0], &d[0], a.shape[0])
     else:
-        af_act_backward_f64(act, slope, &a[0], &g[0], &d[0], a.shape[0])
+        af_act_backward_f64(act, p, &a[0], zp, &g[0], &d[0], a.shape[0])
     return out
 
 
-def py_output_delta(Arch arch, const floating[::1] a, const floating[::1] y):
-    """Return ``(delta, loss)`` of one sample with outputs a and targets y.  For tests."""
+def py_output_delta(Arch arch, const floating[::1] a, const floating[::1] y, z=None):
+    """Return ``(delta, loss)`` of one sample with outputs a, targets y and (for
+    an output activation in ``ACT_NEEDS_Z``) pre-activations z.  For tests."""
     cdef int64_t k = arch.sizes[-1]
     if a.shape[0] != k or y.shape[0] != k:
         raise ValueError(f"a and y need {k} values")
-    out = np.empty(k, dtype=np.float32 if floating is float else np.float64)
+    dtype = np.float32 if floating is float else np.float64
+    cdef bint needs_z = af_act_needs_z(arch.acts[-1])
+    if needs_z and (z is None or np.shape(z) != (k,)):
+        raise ValueError(f"the output activation needs z, the {k} pre-activations")
+    cdef const floating[::1] zv = np.ascontiguousarray(z if needs_z else a, dtype=dtype)
+    out = np.empty(k, dtype=dtype)
     cdef floating[::1] d = out
     cdef double loss
+    cdef const floating *zp = &zv[0] if needs_z else NULL
     if floating is float:
-        loss = af_output_delta_f32(&arch.net, &a[0], &y[0], &d[0], k)
+        loss = af_output_delta_f32(&arch.net, &a[0], zp, &y[0], &d[0], k)
     else:
-        loss = af_output_delta_f64(&arch.net, &a[0], &y[0], &d[0], k)
+        loss = af_output_delta_f64(&arch.net, &a[0], zp, &y[0], &d[0], k)
     return out, loss

@@ -13,6 +13,7 @@ registry, ``annfast/reference.py`` (the independent specification) and tests.
 import dataclasses
 
 import numpy as np
+from scipy import special
 
 from annfast import _kernels
 from annfast._validation import check_choice
@@ -47,8 +48,66 @@ def _softmax(Z, param):
 
 
 def _elu(Z, param):
-    # alpha * (exp(z) - 1) below zero; expm1 of non-positive numbers only.
-    np.multiply(np.expm1(np.minimum(Z, 0)), Z.dtype.type(param), out=Z, where=Z < 0)
+    # alpha * (exp(z) - 1) at or below zero; expm1 of non-positive numbers only.
+    np.multiply(np.expm1(np.minimum(Z, 0)), Z.dtype.type(param), out=Z, where=Z <= 0)
+
+
+# SELU's fixed constants (Klambauer et al. 2017), as Keras and the kernels.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _in_double(f):
+    """The kernels evaluate the transcendental activations in double, then round:
+    so does the NumPy forward, for float32 too."""
+    def forward(Z, param):
+        Z[...] = f(Z.astype(np.float64), param)
+    return forward
+
+
+def _selu(z, param):
+    return np.where(z > 0, SELU_SCALE * z, SELU_SCALE * SELU_ALPHA * np.expm1(np.minimum(z, 0)))
+
+
+def _softplus(z, param):
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _softsign(Z, param):
+    np.divide(Z, 1 + np.abs(Z), out=Z)
+
+
+def _silu(z, param):
+    e = np.exp(-np.abs(z))
+    return z * np.where(z >= 0, 1, e) / (1 + e)
+
+
+def _gelu(z, param):
+    return 0.5 * z * (1 + special.erf(z * np.sqrt(0.5)))
+
+
+def _gelu_tanh(z, param):
+    return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))
+
+
+def _hard_sigmoid(Z, param):
+    # Keras 3: relu6(z + 3) / 6
+    Z += 3
+    np.clip(Z, 0, 6, out=Z)
+    Z /= 6
+
+
+def _hard_silu(Z, param):
+    # Keras 3: z * hard_sigmoid(z)
+    np.multiply(Z, np.clip(Z + 3, 0, 6) / 6, out=Z)
+
+
+def _relu6(Z, param):
+    np.clip(Z, 0, 6, out=Z)
+
+
+def _exponential(z, param):
+    return np.exp(z)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,16 +181,29 @@ _ACTIVATION_LIST = (
     Activation("tanh", _tanh, sklearn="tanh", keras=("tanh",)),
     Activation("softmax", _softmax, "ce", sklearn="softmax", keras=("softmax",)),
     Activation("elu", _elu, keras=("elu",), param=1.0),
+    Activation("selu", _in_double(_selu), keras=("selu",)),
+    Activation("softplus", _in_double(_softplus), keras=("softplus",)),
+    Activation("softsign", _softsign, keras=("softsign",)),
+    Activation("silu", _in_double(_silu), keras=("silu", "swish"), aliases=("swish",)),
+    Activation("gelu", _in_double(_gelu), keras=("gelu",)),
+    Activation("gelu_tanh", _in_double(_gelu_tanh), aliases=("gelu_approximate",)),
+    Activation("hard_sigmoid", _hard_sigmoid, keras=("hard_sigmoid",)),
+    Activation("hard_silu", _hard_silu, keras=("hard_silu", "hard_swish"),
+               aliases=("hard_swish",)),
+    Activation("relu6", _relu6, keras=("relu6",)),
+    Activation("exponential", _in_double(_exponential), "poisson", keras=("exponential",)),
 )
+# The Python formulas of the losses the front ends report; the other kernel
+# losses are reported by the kernels themselves while training.
 _LOSS_LIST = (Loss("mse", _mse), Loss("bce", _bce), Loss("ce", _ce))
 
-#: Canonical name -> Activation / Loss, for the activations the kernels have.
-REGISTRY = {a.name: a for a in _ACTIVATION_LIST if a.name in _kernels.ACTIVATION_CODES}
+#: Canonical name -> Activation / Loss.
+REGISTRY = {a.name: a for a in _ACTIVATION_LIST}
 LOSS_REGISTRY = {loss.name: loss for loss in _LOSS_LIST}
 
 #: Canonical name -> kernel code (what the tests and the kernels' callers use).
 ACTIVATIONS = {name: a.code for name, a in REGISTRY.items()}
-LOSSES = {name: loss.code for name, loss in LOSS_REGISTRY.items()}
+LOSSES = dict(_kernels.LOSS_CODES)
 #: Output activation -> the loss it is trained with in NeuralNet (the matched pairs).
 OUTPUT_LOSS = {a.name: a.matched_loss for a in REGISTRY.values() if a.matched_loss}
 

@@ -19,7 +19,8 @@ from annfast._validation import (
 )
 from annfast.activations import OUTPUT_LOSS, mean_loss, resolve_activation
 
-OUTPUTS = tuple(OUTPUT_LOSS)
+#: The output activations of the tutorial's class, each with its matched loss.
+OUTPUTS = ("softmax", "sigmoid", "identity")
 
 
 class TrainingDivergedError(FloatingPointError):

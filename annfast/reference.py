@@ -8,49 +8,122 @@ Conventions (the same as the kernels):
 
 * ``weights[l]`` has shape ``(n_out, n_in)`` and ``biases[l]`` shape ``(n_out,)``;
   ``z = W @ a + b`` and ``a_next = act(z)``.
-* Activation derivatives are written in terms of the layer *output* ``a``.
-* Per-sample losses: MSE ``0.5 * sum((a - y)**2)``; binary cross-entropy
-  ``-sum(y log a + (1 - y) log(1 - a))``; categorical cross-entropy
-  ``-sum(y log a)``, with ``a`` clipped to ``[eps, 1 - eps]`` inside the logs.
+* Activation derivatives are written in terms of the layer *output* ``a``
+  where that is exact, else of the pre-activation ``z`` (``NEEDS_Z``).
+* ``slope`` is the activations' parameter: a scalar is every leaky_relu
+  layer's slope (elu layers then take alpha = 1), a sequence gives one value
+  per layer (leaky_relu's slope, elu's alpha; ignored by the others).
+* Per-sample losses (see ``output_delta``), before ``loss_scale``: MSE
+  ``0.5 * sum((a - y)**2)``; binary cross-entropy ``-sum(y log a + (1 - y)
+  log(1 - a))``; categorical cross-entropy ``-sum(y log a)``, with ``a``
+  clipped to ``[eps, 1 - eps]`` inside the logs; and the others listed in
+  ``LOSSES``.  Any output activation goes with any loss: the output delta is
+  dL/da through the activation's Jacobian, except for the ``MATCHED_OUTPUT``
+  pairs, whose delta is exactly ``a - y``.
 * One SGD step on one sample, with decay coefficient ``mu``::
 
       W <- W - lr * (outer(delta, a_in) + mu * W)
       b <- b - lr * delta
 """
 
+import math
+
 import numpy as np
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
-LOSSES = ("mse", "bce", "ce")
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "elu", "selu",
+               "softplus", "softsign", "silu", "gelu", "gelu_tanh", "hard_sigmoid",
+               "hard_silu", "relu6", "exponential")
+#: The activations whose derivative is computed from z rather than from a.
+NEEDS_Z = ("silu", "gelu", "gelu_tanh", "hard_silu")
+#: Activation parameters and their defaults.
+PARAM_DEFAULTS = {"leaky_relu": 0.1, "elu": 1.0}
+LOSSES = ("mse", "bce", "ce", "mae", "huber", "logcosh", "poisson", "kld", "hinge",
+          "squared_hinge", "bce_logits", "ce_logits")
 # The output activation each loss is paired with, for which dL/dz = a - y.
-MATCHED_OUTPUT = {"mse": "identity", "bce": "sigmoid", "ce": "softmax"}
+MATCHED_OUTPUT = {"mse": "identity", "bce": "sigmoid", "ce": "softmax",
+                  "poisson": "exponential"}
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+GELU_C = 0.044715
 
 
-def activate(name, z, slope=0.1):
-    """Return act(z); softmax treats z as one vector."""
+def _sigmoid(z):
+    # Only exp of non-positive numbers: no overflow warnings for large |z|.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _erf(x):
+    return np.array([math.erf(v) for v in np.ravel(x)]).reshape(np.shape(x))
+
+
+def layer_params(acts, slope=0.1):
+    """One parameter per layer, from a scalar slope or a sequence (see above)."""
+    if np.ndim(slope) == 0:
+        return [slope if act == "leaky_relu" else PARAM_DEFAULTS.get(act, 0.0) for act in acts]
+    return list(slope)
+
+
+def activate(name, z, slope=None):
+    """Return act(z); softmax treats z as one vector.  ``slope``: the layer's
+    parameter (leaky_relu's slope, default 0.1; elu's alpha, default 1)."""
     z = np.asarray(z)
+    t = z.dtype.type
+    if slope is None:
+        slope = PARAM_DEFAULTS.get(name, 0.0)
+    zd = z.astype(float)  # the transcendental ones are evaluated in double
     if name == "identity":
         return z.copy()
     if name == "relu":
         return np.where(z < 0, 0, z).astype(z.dtype)
     if name == "leaky_relu":
-        return np.where(z < 0, z.dtype.type(slope) * z, z)
+        return np.where(z < 0, t(slope) * z, z)
     if name == "sigmoid":
-        # Only exp of non-positive numbers: no overflow warnings for large |z|.
-        e = np.exp(-np.abs(z))
-        return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype)
+        return _sigmoid(z).astype(z.dtype)
     if name == "tanh":
         return np.tanh(z)
     if name == "softmax":
         e = np.exp(z - z.max())
         return e / e.sum()
+    if name == "elu":
+        return np.where(zd > 0, zd, slope * np.expm1(np.minimum(zd, 0))).astype(z.dtype)
+    if name == "selu":
+        neg = SELU_SCALE * SELU_ALPHA * np.expm1(np.minimum(zd, 0))
+        return np.where(zd > 0, SELU_SCALE * zd, neg).astype(z.dtype)
+    if name == "softplus":
+        return (np.maximum(zd, 0) + np.log1p(np.exp(-np.abs(zd)))).astype(z.dtype)
+    if name == "softsign":
+        return z / (t(1) + np.abs(z))
+    if name == "silu":
+        return (zd * _sigmoid(zd)).astype(z.dtype)
+    if name == "gelu":
+        return (0.5 * zd * (1 + _erf(zd / math.sqrt(2)))).astype(z.dtype)
+    if name == "gelu_tanh":
+        inner = math.sqrt(2 / math.pi) * (zd + GELU_C * zd**3)
+        return (0.5 * zd * (1 + np.tanh(inner))).astype(z.dtype)
+    if name == "hard_sigmoid":  # Keras 3: relu6(z + 3) / 6
+        return np.clip(z + t(3), 0, 6).astype(z.dtype) / t(6)
+    if name == "hard_silu":  # Keras 3: z * hard_sigmoid(z)
+        return z * (np.clip(z + t(3), 0, 6).astype(z.dtype) / t(6))
+    if name == "relu6":
+        return np.clip(z, 0, 6).astype(z.dtype)
+    if name == "exponential":
+        return np.exp(z)
     raise ValueError(f"unknown activation {name!r}")
 
 
-def act_backward(name, a, g, slope=0.1):
-    """Return dL/dz from dL/da = g, given the outputs a = act(z)."""
+def act_backward(name, a, g, slope=None, z=None):
+    """Return dL/dz from dL/da = g, given the outputs a = act(z) (and, for the
+    activations in NEEDS_Z, the pre-activations z)."""
     a, g = np.asarray(a), np.asarray(g)
     one = a.dtype.type(1)
+    if slope is None:
+        slope = PARAM_DEFAULTS.get(name, 0.0)
+    if name in NEEDS_Z:
+        if z is None:
+            raise ValueError(f"{name}'s derivative needs z")
+        zd = np.asarray(z, dtype=float)
     if name == "identity":
         return g.copy()
     if name == "relu":
@@ -64,40 +137,158 @@ def act_backward(name, a, g, slope=0.1):
     if name == "softmax":
         # Jacobian diag(a) - a a^T, applied to g.
         return a * (g - np.dot(a, g))
+    if name == "elu":  # alpha e^z = a + alpha where z <= 0
+        return np.where(a > 0, g, g * (a + a.dtype.type(slope)))
+    if name == "selu":
+        sa = a.dtype.type(SELU_SCALE * SELU_ALPHA)
+        return np.where(a > 0, g * a.dtype.type(SELU_SCALE), g * (a + sa))
+    if name == "softplus":  # sigmoid(z) = 1 - exp(-a)
+        return (g * -np.expm1(-a.astype(float))).astype(g.dtype)
+    if name == "softsign":  # 1 / (1 + |z|)^2 = (1 - |a|)^2
+        return g * (one - np.abs(a)) ** 2
+    if name == "silu":
+        s = _sigmoid(zd)
+        return (g * (s * (1 + zd * (1 - s)))).astype(g.dtype)
+    if name == "gelu":
+        d = 0.5 * (1 + _erf(zd / math.sqrt(2))) + zd * np.exp(-0.5 * zd**2) / math.sqrt(2 * math.pi)
+        return (g * d).astype(g.dtype)
+    if name == "gelu_tanh":
+        c = math.sqrt(2 / math.pi)
+        th = np.tanh(c * (zd + GELU_C * zd**3))
+        d = 0.5 * (1 + th) + 0.5 * zd * (1 - th**2) * c * (1 + 3 * GELU_C * zd**2)
+        return (g * d).astype(g.dtype)
+    if name == "hard_sigmoid":
+        return np.where((a > 0) & (a < 1), g / a.dtype.type(6), 0).astype(g.dtype)
+    if name == "hard_silu":
+        zt = np.asarray(z)
+        inner = g * (zt / zt.dtype.type(3) + zt.dtype.type(0.5))
+        return np.where(zt < -3, 0, np.where(zt <= 3, inner, g)).astype(g.dtype)
+    if name == "relu6":
+        return np.where((a > 0) & (a < 6), g, 0).astype(g.dtype)
+    if name == "exponential":
+        return g * a
     raise ValueError(f"unknown activation {name!r}")
 
 
-def output_delta(loss, out_act, a, y, slope=0.1, loss_scale=1.0):
-    """Return (dL/dz of the output layer, loss) for one sample."""
+def output_delta(loss, out_act, a, y, slope=None, loss_scale=1.0, z=None, huber_delta=1.0,
+                 label_smoothing=0.0, prob_eps=0.0):
+    """Return (dL/dz of the output layer, loss) for one sample.
+
+    ``slope``: the output layer's activation parameter (None: its default).
+    ``z``: the output pre-activations (for NEEDS_Z outputs).
+    ``prob_eps``: 0 for annfast's clip of probabilities at the machine epsilon,
+    with the gradient taken at the clipped value; > 0 (Keras' epsilon) for
+    Keras': clip to [eps, 1 - eps] with a zero gradient where the clip acts,
+    categorical outputs first divided by their sum, and Poisson as
+    ``a - y log(a + eps)``.
+    """
     a, y = np.asarray(a), np.asarray(y)
-    eps = np.finfo(a.dtype).eps
-    p = np.clip(a, eps, 1 - eps)
+    t = a.dtype.type
+    k = a.shape[0]
+    keras = prob_eps > 0
+    eps = t(prob_eps) if keras else np.finfo(a.dtype).eps
+    lo, hi = eps, t(1) - eps
+    matched = MATCHED_OUTPUT.get(loss) == out_act and not (keras and loss == "poisson")
+    af, yf = a.astype(float), y.astype(float)
+    # Label smoothing (Keras): towards 1/2 for the binary losses, 1/k for the categorical.
+    if label_smoothing and loss in ("bce", "bce_logits"):
+        y = (yf * (1 - label_smoothing) + 0.5 * label_smoothing).astype(a.dtype)
+    elif label_smoothing and loss in ("ce", "ce_logits"):
+        y = (yf * (1 - label_smoothing) + label_smoothing / k).astype(a.dtype)
+    yf = y.astype(float)
+    clipped = (a < lo) | (a > hi)
+    p = np.clip(a, lo, hi)
+    pf = p.astype(float)
     if loss == "mse":
-        value = 0.5 * np.sum((a.astype(float) - y) ** 2)
+        value = 0.5 * np.sum((af - y.astype(float)) ** 2)
         g = a - y
     elif loss == "bce":
-        pf, yf = p.astype(float), y.astype(float)
         value = -np.sum(yf * np.log(pf) + (1 - yf) * np.log(1 - pf))
-        g = a - y if out_act == "sigmoid" else (p - y) / (p * (1 - p))
+        g = a - y if matched else (p - y) / (p * (1 - p))
+        if keras and not matched:
+            g = np.where(clipped, 0, g).astype(a.dtype)
+    elif loss == "ce" and keras and not matched:
+        # Keras rescales the outputs to sum to one, then clips.
+        total = a.sum()
+        u = a / total
+        pu = np.clip(u, lo, hi)
+        value = -np.sum(np.where(y != 0, yf * np.log(pu.astype(float)), 0.0))
+        gp = np.where((u < lo) | (u > hi), 0, -y / pu).astype(a.dtype)
+        g = (gp - np.dot(gp, u)) / total  # through p_j = a_j / sum(a)
     elif loss == "ce":
-        value = -np.sum(np.where(y != 0, y.astype(float) * np.log(p.astype(float)), 0.0))
-        g = a - y if out_act == "softmax" else -y / p
+        value = -np.sum(np.where(y != 0, yf * np.log(pf), 0.0))
+        g = a - y if matched else -y / p
+    elif loss == "mae":
+        value = np.sum(np.abs(af - yf))
+        g = np.sign(a - y)
+    elif loss == "huber":
+        d = a - y
+        ad = np.abs(d.astype(float))
+        value = np.sum(np.where(ad <= huber_delta, 0.5 * ad**2,
+                                huber_delta * ad - 0.5 * huber_delta**2))
+        g = np.where(ad <= huber_delta, d, t(huber_delta) * np.sign(d)).astype(a.dtype)
+    elif loss == "logcosh":
+        d = a - y
+        ad = np.abs(d.astype(float))
+        value = np.sum(ad + np.log1p(np.exp(-2 * ad)) - math.log(2))
+        g = np.tanh(d)
+    elif loss == "poisson":
+        if keras:
+            value = np.sum(af - yf * np.log(af + prob_eps))
+            g = (1 - yf / (af + prob_eps)).astype(a.dtype)
+        else:  # scikit-learn's half Poisson deviance
+            safe_y = np.where(yf > 0, yf, 1.0)
+            value = np.sum(af - yf + np.where(yf > 0, yf * np.log(safe_y / af), 0.0))
+            if matched:
+                g = a - y
+            else:  # y = 0 contributes a alone (no 0 / 0 at a = 0)
+                g = (1 - np.where(yf > 0, yf, 0) / np.where(yf > 0, af, 1)).astype(a.dtype)
+    elif loss == "kld":
+        yc = np.clip(y, lo, t(1))
+        pc = np.clip(a, lo, t(1))
+        value = np.sum(yc.astype(float) * np.log(yc.astype(float) / pc.astype(float)))
+        g = np.where((a < lo) | (a > 1), 0, -yc / pc).astype(a.dtype)
+    elif loss in ("hinge", "squared_hinge"):
+        label = np.where(y == 0, t(-1), y)  # Keras' 0/1 labels become -1/1
+        m = t(1) - label * a
+        if loss == "hinge":
+            value = np.sum(np.maximum(m.astype(float), 0))
+            g = np.where(m > 0, -label, 0).astype(a.dtype)
+        else:
+            value = np.sum(np.maximum(m.astype(float), 0) ** 2)
+            g = np.where(m > 0, t(-2) * label * m, 0).astype(a.dtype)
+    elif loss == "bce_logits":  # a are logits; the sigmoid is fused into the loss
+        value = np.sum(np.maximum(af, 0) - af * yf + np.log1p(np.exp(-np.abs(af))))
+        g = _sigmoid(a).astype(a.dtype) - y
+    elif loss == "ce_logits":  # a are logits; the softmax is fused into the loss
+        m = a.max()
+        e = np.exp(a - m)
+        lse = float(m) + math.log(float(e.sum()))
+        value = np.sum(np.where(y != 0, yf * (lse - af), 0.0))
+        g = e / e.sum() * y.sum() - y
     else:
         raise ValueError(f"unknown loss {loss!r}")
     # For the matched pairs, a - y already is dL/dz.
-    delta = g if MATCHED_OUTPUT[loss] == out_act else act_backward(out_act, a, g, slope)
+    delta = g if matched else act_backward(out_act, a, g, slope, z)
     if loss_scale != 1.0:
         delta = delta * a.dtype.type(loss_scale)
         value = value * loss_scale
     return delta, float(value)
 
 
+def forward_z(weights, biases, acts, x, slope=0.1):
+    """Return ([x, a_1, ..., a_L], [z_1, ..., z_L]) for one sample x."""
+    params = layer_params(acts, slope)
+    outputs, zs = [np.asarray(x)], []
+    for W, b, act, p in zip(weights, biases, acts, params):
+        zs.append(W @ outputs[-1] + b)
+        outputs.append(activate(act, zs[-1], p))
+    return outputs, zs
+
+
 def forward(weights, biases, acts, x, slope=0.1):
     """Return the list of layer outputs [x, a_1, ..., a_L] for one sample x."""
-    outputs = [np.asarray(x)]
-    for W, b, act in zip(weights, biases, acts):
-        outputs.append(activate(act, W @ outputs[-1] + b, slope))
-    return outputs
+    return forward_z(weights, biases, acts, x, slope)[0]
 
 
 def predict(weights, biases, acts, X, slope=0.1):
@@ -105,23 +296,35 @@ def predict(weights, biases, acts, X, slope=0.1):
     return np.array([forward(weights, biases, acts, x, slope)[-1] for x in X])
 
 
-def backprop(weights, biases, acts, loss, x, y, slope=0.1, loss_scale=1.0):
-    """Return (weight gradients, bias gradients, loss) of one sample."""
-    outputs = forward(weights, biases, acts, x, slope)
-    delta, value = output_delta(loss, acts[-1], outputs[-1], y, slope, loss_scale)
+def backprop(weights, biases, acts, loss, x, y, slope=0.1, loss_scale=1.0, weight=1.0,
+             **loss_options):
+    """Return (weight gradients, bias gradients, loss) of one sample of weight
+    ``weight`` (which multiplies its loss and output delta).
+    ``loss_options``: huber_delta, label_smoothing, prob_eps (see output_delta)."""
+    params = layer_params(acts, slope)
+    outputs, zs = forward_z(weights, biases, acts, x, slope)
+    delta, value = output_delta(loss, acts[-1], outputs[-1], y, params[-1], loss_scale,
+                                zs[-1], **loss_options)
+    if weight != 1.0:
+        delta = delta * delta.dtype.type(weight)
+        value = value * weight
     grad_w = [None] * len(weights)
     grad_b = [None] * len(weights)
     for l in reversed(range(len(weights))):
         grad_w[l] = np.outer(delta, outputs[l])
         grad_b[l] = delta
         if l > 0:
-            delta = act_backward(acts[l - 1], outputs[l], weights[l].T @ delta, slope)
+            delta = act_backward(acts[l - 1], outputs[l], weights[l].T @ delta, params[l - 1],
+                                 zs[l - 1])
     return grad_w, grad_b, value
 
 
-def sgd_step(weights, biases, acts, loss, x, y, lr, mu=0.0, slope=0.1, loss_scale=1.0):
-    """One per-sample SGD step with L2 decay mu, in place; returns the sample's loss."""
-    grad_w, grad_b, value = backprop(weights, biases, acts, loss, x, y, slope, loss_scale)
+def sgd_step(weights, biases, acts, loss, x, y, lr, mu=0.0, slope=0.1, loss_scale=1.0,
+             weight=1.0, **loss_options):
+    """One per-sample SGD step with L2 decay mu, in place; returns the sample's
+    (weighted) loss.  The decay does not depend on the sample's weight."""
+    grad_w, grad_b, value = backprop(weights, biases, acts, loss, x, y, slope, loss_scale,
+                                     weight, **loss_options)
     lr_t = weights[0].dtype.type(lr)
     mu_t = weights[0].dtype.type(mu)
     for l in range(len(weights)):
@@ -130,11 +333,15 @@ def sgd_step(weights, biases, acts, loss, x, y, lr, mu=0.0, slope=0.1, loss_scal
     return value
 
 
-def sgd_epoch(weights, biases, acts, loss, X, Y, order, lr, mu=0.0, slope=0.1, loss_scale=1.0):
-    """Per-sample SGD over X[order], in place; returns the mean loss."""
+def sgd_epoch(weights, biases, acts, loss, X, Y, order, lr, mu=0.0, slope=0.1, loss_scale=1.0,
+              sample_weight=None, **loss_options):
+    """Per-sample SGD over X[order], in place; returns the mean (weighted) loss.
+    ``sample_weight``: one weight per row of X, or None for all 1."""
     total = 0.0
     for i in order:
-        total += sgd_step(weights, biases, acts, loss, X[i], Y[i], lr, mu, slope, loss_scale)
+        weight = 1.0 if sample_weight is None else sample_weight[i]
+        total += sgd_step(weights, biases, acts, loss, X[i], Y[i], lr, mu, slope, loss_scale,
+                          weight, **loss_options)
     return total / max(len(order), 1)
 
 

@@ -18,22 +18,81 @@
 extern "C" {
 #endif
 
-/* Activation codes; mirrored in annfast/_kernels.pxd and annfast/activations.py. */
-enum af_act {
-    AF_ACT_IDENTITY = 0,
-    AF_ACT_RELU = 1,
-    AF_ACT_LEAKY_RELU = 2,
-    AF_ACT_SIGMOID = 3,
-    AF_ACT_TANH = 4,
-    AF_ACT_SOFTMAX = 5,
-    AF_N_ACT = 6
-};
+/* The activations, one X(NAME, name, needs_z) line each: the enum af_act and
+ * the names table (af_act_name) are generated from this list, and
+ * annfast/_kernels.pyx reads the names at import, so a new activation is this
+ * line plus its math in af_activation.template.h.  needs_z = 1 when the
+ * derivative is not a cheap exact function of the output: the training paths
+ * then keep that layer's pre-activations z.  Codes are positions in the list
+ * (append only: saved models store names, tests pin the first six codes).
+ * The per-layer parameter (af_net.act_params) is leaky_relu's negative slope
+ * and elu's alpha; the other activations ignore it. */
+#define AF_ACTIVATIONS(X)                                                                       \
+    X(IDENTITY, identity, 0)                                                                   \
+    X(RELU, relu, 0)                                                                           \
+    X(LEAKY_RELU, leaky_relu, 0)                                                               \
+    X(SIGMOID, sigmoid, 0)                                                                     \
+    X(TANH, tanh, 0)                                                                           \
+    X(SOFTMAX, softmax, 0)                                                                     \
+    X(ELU, elu, 0)                                                                             \
+    X(SELU, selu, 0)                                                                           \
+    X(SOFTPLUS, softplus, 0)                                                                   \
+    X(SOFTSIGN, softsign, 0)                                                                   \
+    X(SILU, silu, 1)                                                                           \
+    X(GELU, gelu, 1)                                                                           \
+    X(GELU_TANH, gelu_tanh, 1)                                                                 \
+    X(HARD_SIGMOID, hard_sigmoid, 0)                                                           \
+    X(HARD_SILU, hard_silu, 1)                                                                 \
+    X(RELU6, relu6, 0)                                                                         \
+    X(EXPONENTIAL, exponential, 0)
 
-/* Loss codes.  Per-sample losses (before loss_scale):
- *   MSE: 0.5 * sum_k (a_k - y_k)^2
- *   BCE: -sum_k [y_k log a_k + (1 - y_k) log(1 - a_k)]     (a clipped to [eps, 1-eps])
- *   CE:  -sum_k y_k log a_k                                (a clipped to [eps, 1-eps]) */
-enum af_loss { AF_LOSS_MSE = 0, AF_LOSS_BCE = 1, AF_LOSS_CE = 2, AF_N_LOSS = 3 };
+#define AF_ACT_ENUM_(NAME, name, needs_z) AF_ACT_##NAME,
+enum af_act { AF_ACTIVATIONS(AF_ACT_ENUM_) AF_N_ACT };
+#undef AF_ACT_ENUM_
+
+/* The losses, one X(NAME, name, matched) line each (enum af_loss and
+ * af_loss_name are generated).  matched: the output activation for which
+ * dL/dz = a - y exactly (that shortcut is used), or -1.  Per-sample values,
+ * before loss_scale, with d = a - y and p the clipped output (see prob_eps):
+ *   mse:   0.5 sum d^2                      mae:   sum |d|
+ *   huber: sum (|d| <= h ? d^2 / 2 : h |d| - h^2 / 2), h = huber_delta
+ *   logcosh: sum log cosh d
+ *   bce:   -sum [y log p + (1 - y) log(1 - p)]      ce: -sum y log p
+ *   poisson: prob_eps == 0: half Poisson deviance sum [a - y + y log(y / a)]
+ *            (scikit-learn's; with an exponential output a = exp(z) and
+ *            delta = a - y); prob_eps > 0: Keras' sum [a - y log(a + eps)]
+ *   kld:   sum y' log(y' / p), y' = clip(y, eps, 1), p = clip(a, eps, 1)
+ *   hinge: sum max(1 - t a, 0)   squared_hinge: sum max(1 - t a, 0)^2,
+ *          t = y with 0 read as -1 (Keras' 0/1 labels)
+ *   bce_logits: bce of sigmoid(a), fused: max(a, 0) - a y + log1p(exp(-|a|))
+ *   ce_logits:  ce of softmax(a), fused: sum y (logsumexp(a) - a)
+ * label_smoothing s (bce, ce and their logits forms): y := y (1 - s) + s / 2
+ * for the binary ones, y (1 - s) + s / k for the categorical ones. */
+#define AF_LOSSES(X)                                                                           \
+    X(MSE, mse, AF_ACT_IDENTITY)                                                               \
+    X(BCE, bce, AF_ACT_SIGMOID)                                                                \
+    X(CE, ce, AF_ACT_SOFTMAX)                                                                  \
+    X(MAE, mae, -1)                                                                            \
+    X(HUBER, huber, -1)                                                                        \
+    X(LOGCOSH, logcosh, -1)                                                                    \
+    X(POISSON, poisson, AF_ACT_EXPONENTIAL)                                                    \
+    X(KLD, kld, -1)                                                                            \
+    X(HINGE, hinge, -1)                                                                        \
+    X(SQUARED_HINGE, squared_hinge, -1)                                                        \
+    X(BCE_LOGITS, bce_logits, -1)                                                              \
+    X(CE_LOGITS, ce_logits, -1)
+
+#define AF_LOSS_ENUM_(NAME, name, matched) AF_LOSS_##NAME,
+enum af_loss { AF_LOSSES(AF_LOSS_ENUM_) AF_N_LOSS };
+#undef AF_LOSS_ENUM_
+
+/* Names of the codes ("relu", "mse"), NULL outside [0, AF_N_ACT) / [0, AF_N_LOSS). */
+const char *af_act_name(int32_t code);
+const char *af_loss_name(int32_t code);
+/* Whether the training paths keep activation code's pre-activations (0 or 1). */
+int af_act_needs_z(int32_t code);
+/* The output activation whose pairing with loss code gives delta = a - y, or -1. */
+int af_loss_matched_act(int32_t code);
 
 /* Optimizers.  g is the batch gradient (mean over the batch, plus l2 * W / batch,
  * plus the gradient of the per-layer penalties), clipped, and after the decoupled
@@ -68,13 +127,24 @@ enum af_status {
 
 /* The architecture: n_layers weight layers between n_layers + 1 unit counts. */
 typedef struct {
-    int64_t n_layers;     /* number of weight layers L >= 1            */
-    const int64_t *sizes; /* L + 1 unit counts, sizes[0] = n_inputs    */
-    const int32_t *acts;  /* L activation codes, one per weight layer  */
-    int32_t loss;         /* enum af_loss, paired with acts[L-1]       */
-    double slope;         /* leaky-relu slope for negative inputs      */
-    double loss_scale;    /* multiplies the loss and the output delta  */
-    int32_t isa;          /* enum af_isa: which compiled variant runs  */
+    int64_t n_layers;         /* number of weight layers L >= 1                 */
+    const int64_t *sizes;     /* L + 1 unit counts, sizes[0] = n_inputs         */
+    const int32_t *acts;      /* L activation codes, one per weight layer       */
+    const double *act_params; /* L values: leaky slope (>= 0), elu alpha (>= 0) */
+    int32_t loss;             /* enum af_loss                                   */
+    double loss_scale;        /* multiplies the loss and the output delta       */
+    double huber_delta;       /* HUBER: > 0                                     */
+    double label_smoothing;   /* BCE, CE and their logits forms: in [0, 1]      */
+    /* Probability clip.  0: annfast's own, at the type's machine epsilon, the
+     * gradient taken at the clipped value.  > 0 (Keras' epsilon, 1e-7): clip to
+     * [eps, 1 - eps] with a zero gradient where the clip is active, and an
+     * unmatched CE output rescaled to sum to one first, as Keras does. */
+    double prob_eps;
+    int32_t isa;              /* enum af_isa: which compiled variant runs       */
+    /* Per-sample weights for the training calls, one per row of X and Y (NULL:
+     * every weight 1): a sample's loss and output delta are multiplied by its
+     * weight; a batch's step still divides by the batch length (Keras' rule). */
+    const double *sample_weight;
 } af_net;
 
 /* Optimizer hyper-parameters and step counter.  Every option past t is off at
@@ -131,6 +201,10 @@ int64_t af_n_params(const af_net *net);
 /* Largest layer width, and the sum of all widths (scratch sizes). */
 int64_t af_max_width(const af_net *net);
 int64_t af_sum_width(const af_net *net);
+/* Room for stored pre-activations: af_sum_width if a layer's activation needs
+ * z (af_act_needs_z), else 0.  The training scratch ("per-sample scratch") is
+ * af_sum_width + 2 * af_max_width + af_z_width values. */
+int64_t af_z_width(const af_net *net);
 
 /* Forward pass of n samples, a few at a time (each row's outputs are the same
  * bits whatever n).  X: (n, sizes[0]); out: (n, sizes[L]);
@@ -149,7 +223,7 @@ int af_forward_f64(const af_net *net, const double *params, const double *X, int
  *   X: (n, sizes[0]), Y: (n, sizes[L]); order: sample indices (validated < n).
  *   grad: af_n_params values (batches > 1 or optimizers other than plain SGD).
  *   opt_state: af_opt_state_size values (zero to start; kept across calls).
- *   scratch: af_sum_width + 2 * af_max_width values.
+ *   scratch: per-sample scratch (see af_z_width).
  * On return *loss_sum holds the sum of the per-sample losses of the samples
  * done and *n_done how many were done (all of them unless a loss was not
  * finite: then AF_E_NONFINITE, and *n_done is the position in order of the
@@ -167,7 +241,7 @@ int af_train_f64(const af_net *net, af_opt *opt, double *params, double *opt_sta
  * one sample at a time over order.  The decay is kept lazily: the true weights
  * of layer l are scales[l] * W (n_layers doubles, 1.0 to start); call
  * af_fold_scales before the weights are read elsewhere.
- * scratch: af_sum_width + 2 * af_max_width values.  Returns as af_train. */
+ * scratch: per-sample scratch (see af_z_width).  Returns as af_train. */
 int af_sgd_f32(const af_net *net, double lr, double mu, float *params, double *scales,
                const float *X, const float *Y, const int64_t *order, int64_t n_order,
                float *scratch, double *loss_sum, int64_t *n_done);
@@ -224,7 +298,7 @@ typedef void (*af_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
 /* af_train for batches as matrices: each layer's forward pass, weight gradient
  * and delta backpropagation is one GEMM over the whole batch.  Same arguments
  * and results as af_train (up to summation order), plus the GEMM; scratch:
- * min(batch_size, n_order) * (af_sum_width + 2 * af_max_width) values.  Every product must
+ * min(batch_size, n_order) * per-sample scratch values.  Every product must
  * fit BLAS' int sizes (the caller checks). */
 int af_train_gemm_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
                       const float *X, const float *Y, const int64_t *order, int64_t n_order,
@@ -244,19 +318,22 @@ int af_gradient_f64(const af_net *net, const double *params, const double *X,
                     const double *Y, int64_t n, double *grad, double *scratch,
                     double *loss_sum);
 
-/* Element-wise helpers for tests: activation of z, and the backward step
- * delta = J_act(a)^T g for outputs a (n values; softmax treats them as one vector). */
-void af_activate_f32(int32_t act, double slope, const float *z, float *a, int64_t n);
-void af_activate_f64(int32_t act, double slope, const double *z, double *a, int64_t n);
-void af_act_backward_f32(int32_t act, double slope, const float *a, const float *g,
-                         float *delta, int64_t n);
-void af_act_backward_f64(int32_t act, double slope, const double *a, const double *g,
-                         double *delta, int64_t n);
-/* Output delta and per-sample loss for one sample (a: outputs, y: targets). */
-double af_output_delta_f32(const af_net *net, const float *a, const float *y,
+/* Element-wise helpers for tests: activation of z (param: af_net.act_params'
+ * meaning), and the backward step delta = J_act^T g from the outputs a and,
+ * for the activations that need them, the pre-activations z (n values;
+ * softmax treats them as one vector). */
+void af_activate_f32(int32_t act, double param, const float *z, float *a, int64_t n);
+void af_activate_f64(int32_t act, double param, const double *z, double *a, int64_t n);
+void af_act_backward_f32(int32_t act, double param, const float *a, const float *z,
+                         const float *g, float *delta, int64_t n);
+void af_act_backward_f64(int32_t act, double param, const double *a, const double *z,
+                         const double *g, double *delta, int64_t n);
+/* Output delta and per-sample loss for one sample (a: outputs, z: their
+ * pre-activations, read only if the output activation needs z; y: targets). */
+double af_output_delta_f32(const af_net *net, const float *a, const float *z, const float *y,
                            float *delta, int64_t k);
-double af_output_delta_f64(const af_net *net, const double *a, const double *y,
-                           double *delta, int64_t k);
+double af_output_delta_f64(const af_net *net, const double *a, const double *z,
+                           const double *y, double *delta, int64_t k);
 
 #ifdef __cplusplus
 }

@@ -84,27 +84,21 @@ static inline void FN(af_rows_dot)(const TYPE *restrict W, const TYPE *restrict 
     for (; j < n_out; j++) out[j] = s * FN(af_dot)(W + j * n_in, in, n_in) + b[j];
 }
 
-/* out := act(W in + b), W: (n_out, n_in) row-major, b: n_out values. */
-static inline void FN(af_layer_forward)(int32_t act, TYPE slope, const TYPE *restrict W,
-                                        const TYPE *restrict b, const TYPE *restrict in,
-                                        int64_t n_in, int64_t n_out, TYPE *restrict out)
-{
-    FN(af_rows_dot)(W, b, in, n_in, n_out, (TYPE)1, out);
-    FN(af_act_inplace)(act, slope, out, n_out);
-}
-
 /* Forward one sample x through every layer; the outputs of layer l land in
- * acts_buf at offset sizes[1] + ... + sizes[l].  Returns the network output. */
+ * acts_buf at offset sizes[1] + ... + sizes[l], and, for the layers whose
+ * activation needs them, the pre-activations at the same offset in zbuf
+ * (NULL when no layer does).  Returns the network output. */
 static inline TYPE *FN(af_forward_sample)(const af_net *net, const TYPE *params,
-                                          const TYPE *x, TYPE *acts_buf)
+                                          const TYPE *x, TYPE *acts_buf, TYPE *zbuf)
 {
     const TYPE *in = x;
     TYPE *out = acts_buf;
-    const TYPE slope = (TYPE)net->slope;
     for (int64_t l = 0; l < net->n_layers; l++) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        FN(af_layer_forward)(net->acts[l], slope, params, params + n_in * n_out, in, n_in,
-                             n_out, out);
+        const int32_t act = net->acts[l];
+        FN(af_rows_dot)(params, params + n_in * n_out, in, n_in, n_out, (TYPE)1, out);
+        FN(af_act_keep_z)(act, (TYPE)net->act_params[l], out,
+                          zbuf && af_act_needs_z(act) ? zbuf + (out - acts_buf) : NULL, n_out);
         params += (n_in + 1) * n_out;
         in = out;
         out += n_out;
@@ -160,7 +154,7 @@ static inline AF_ALWAYS_INLINE void FN(af_tile_dot)(
 /* Z := act(A W^T + b) for R samples (rows of A, lda) through one layer; with
  * check, *check += every sum before the activation. */
 static inline AF_ALWAYS_INLINE void FN(af_block_layer)(
-    int32_t act, TYPE slope, const TYPE *restrict W, const TYPE *restrict b, int64_t n_in,
+    int32_t act, TYPE param, const TYPE *restrict W, const TYPE *restrict b, int64_t n_in,
     int64_t n_out, const TYPE *restrict A, int64_t lda, const int R, TYPE *restrict Z,
     int64_t ldz, TYPE *check)
 {
@@ -178,7 +172,7 @@ static inline AF_ALWAYS_INLINE void FN(af_block_layer)(
             for (int64_t c = 0; c < n_out; c++) t += Z[r * ldz + c];
         *check += t;
     }
-    for (int r = 0; r < R; r++) FN(af_act_inplace)(act, slope, Z + r * ldz, n_out);
+    for (int r = 0; r < R; r++) FN(af_act_inplace)(act, param, Z + r * ldz, n_out);
 }
 
 /* The samples per block of the batch forward pass: as many as keep the
@@ -193,7 +187,6 @@ static inline AF_ALWAYS_INLINE void FN(af_forward_block)(
     const af_net *net, const TYPE *params, const TYPE *x, const int R, TYPE *out,
     TYPE *scratch, int64_t max_width, TYPE *check)
 {
-    const TYPE slope = (TYPE)net->slope;
     const int64_t L = net->n_layers;
     const TYPE *in = x;
     int64_t ld_in = net->sizes[0];
@@ -202,8 +195,9 @@ static inline AF_ALWAYS_INLINE void FN(af_forward_block)(
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         TYPE *dst = l == L - 1 ? out : buf[l & 1];
         const int64_t ld_out = l == L - 1 ? net->sizes[L] : max_width;
-        FN(af_block_layer)(net->acts[l], slope, params, params + n_in * n_out, n_in, n_out, in,
-                           ld_in, R, dst, ld_out, l == 0 ? check : NULL);
+        FN(af_block_layer)(net->acts[l], (TYPE)net->act_params[l], params,
+                           params + n_in * n_out, n_in, n_out, in, ld_in, R, dst, ld_out,
+                           l == 0 ? check : NULL);
         params += (n_in + 1) * n_out;
         in = dst;
         ld_in = ld_out;
@@ -227,14 +221,14 @@ int FN(af_forward)(const af_net *net, const TYPE *params, const TYPE *X, int64_t
     return isfinite(check) ? AF_OK : AF_E_NONFINITE;
 }
 
-void FN(af_activate)(int32_t act, double slope, const TYPE *z, TYPE *a, int64_t n)
+void FN(af_activate)(int32_t act, double param, const TYPE *z, TYPE *a, int64_t n)
 {
     if (a != z) memcpy(a, z, (size_t)n * sizeof(TYPE));
-    FN(af_act_inplace)(act, (TYPE)slope, a, n);
+    FN(af_act_inplace)(act, (TYPE)param, a, n);
 }
 
-void FN(af_act_backward)(int32_t act, double slope, const TYPE *a, const TYPE *g, TYPE *delta,
-                         int64_t n)
+void FN(af_act_backward)(int32_t act, double param, const TYPE *a, const TYPE *z, const TYPE *g,
+                         TYPE *delta, int64_t n)
 {
-    FN(af_act_backward_inplace)(act, (TYPE)slope, a, g, delta, n);
+    FN(af_act_backward_inplace)(act, (TYPE)param, a, z, g, delta, n);
 }

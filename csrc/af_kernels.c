@@ -27,6 +27,42 @@ int64_t af_sum_width(const af_net *net)
     return s;
 }
 
+#define AF_ACT_NAME_(NAME, name, needs_z) #name,
+#define AF_ACT_NEEDS_Z_(NAME, name, needs_z) needs_z,
+#define AF_LOSS_NAME_(NAME, name, matched) #name,
+#define AF_LOSS_MATCHED_(NAME, name, matched) matched,
+static const char *const af_act_names[AF_N_ACT] = {AF_ACTIVATIONS(AF_ACT_NAME_)};
+static const int af_act_z[AF_N_ACT] = {AF_ACTIVATIONS(AF_ACT_NEEDS_Z_)};
+static const char *const af_loss_names[AF_N_LOSS] = {AF_LOSSES(AF_LOSS_NAME_)};
+static const int af_loss_matched[AF_N_LOSS] = {AF_LOSSES(AF_LOSS_MATCHED_)};
+
+const char *af_act_name(int32_t code)
+{
+    return code >= 0 && code < AF_N_ACT ? af_act_names[code] : NULL;
+}
+
+const char *af_loss_name(int32_t code)
+{
+    return code >= 0 && code < AF_N_LOSS ? af_loss_names[code] : NULL;
+}
+
+int af_act_needs_z(int32_t code)
+{
+    return code >= 0 && code < AF_N_ACT ? af_act_z[code] : 0;
+}
+
+int af_loss_matched_act(int32_t code)
+{
+    return code >= 0 && code < AF_N_LOSS ? af_loss_matched[code] : -1;
+}
+
+int64_t af_z_width(const af_net *net)
+{
+    for (int64_t l = 0; l < net->n_layers; l++)
+        if (af_act_needs_z(net->acts[l])) return af_sum_width(net);
+    return 0;
+}
+
 
 /* Baseline x86-64 (SSE2), every other machine, and the portable variant
  * (where AF_VEC_BYTES only sets the forward pass's block of samples). */
@@ -172,18 +208,19 @@ int af_cpu_isa(void)
     {                                                                                          \
         af_sparse_end##S##_base(net, params, wt0, scales);                                     \
     }                                                                                          \
-    void af_activate##S(int32_t act, double slope, const T *z, T *a, int64_t n)                \
+    void af_activate##S(int32_t act, double param, const T *z, T *a, int64_t n)                \
     {                                                                                          \
-        af_activate##S##_base(act, slope, z, a, n);                                            \
+        af_activate##S##_base(act, param, z, a, n);                                            \
     }                                                                                          \
-    void af_act_backward##S(int32_t act, double slope, const T *a, const T *g, T *delta,       \
-                            int64_t n)                                                         \
+    void af_act_backward##S(int32_t act, double param, const T *a, const T *z, const T *g,     \
+                            T *delta, int64_t n)                                               \
     {                                                                                          \
-        af_act_backward##S##_base(act, slope, a, g, delta, n);                                 \
+        af_act_backward##S##_base(act, param, a, z, g, delta, n);                              \
     }                                                                                          \
-    double af_output_delta##S(const af_net *net, const T *a, const T *y, T *delta, int64_t k)  \
+    double af_output_delta##S(const af_net *net, const T *a, const T *z, const T *y, T *delta, \
+                              int64_t k)                                                       \
     {                                                                                          \
-        return AF_PICK(net->isa, af_output_delta##S, (net, a, y, delta, k));                   \
+        return AF_PICK(net->isa, af_output_delta##S, (net, a, z, y, delta, k));                \
     }
 
 #define AF_GEMM__f32 af_sgemm_fn

@@ -59,17 +59,21 @@ void FN(af_sparse_end)(const af_net *net, TYPE *params, const TYPE *wt0, double 
 }
 
 /* out := act(s W in + b) for layers l0..L-1, starting at parameter offset p_off;
- * each layer's outputs follow the previous one's in out.  Returns the last. */
+ * each layer's outputs follow the previous one's in out.  Pre-activations
+ * that an activation needs go to zout at out's offset (zout NULL: none do).
+ * Returns the last. */
 static inline const TYPE *FN(af_forward_scaled)(const af_net *net, const TYPE *params,
                                                 const double *scales, int64_t l0, int64_t p_off,
-                                                const TYPE *in, TYPE *out)
+                                                const TYPE *in, TYPE *out, TYPE *zout)
 {
-    const TYPE slope = (TYPE)net->slope;
     for (int64_t l = l0; l < net->n_layers; l++) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const int32_t act = net->acts[l];
         const TYPE *W = params + p_off, *b = W + n_in * n_out;
         FN(af_rows_dot)(W, b, in, n_in, n_out, (TYPE)scales[l], out);
-        FN(af_act_inplace)(net->acts[l], slope, out, n_out);
+        FN(af_act_keep_z)(act, (TYPE)net->act_params[l], out,
+                          zout && af_act_needs_z(act) ? zout : NULL, n_out);
+        if (zout) zout += n_out;
         p_off += (n_in + 1) * n_out;
         in = out;
         out += n_out;
@@ -237,13 +241,16 @@ static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
  * Returns the loss; a non-finite loss returns before any update. */
 static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, double decay,
                              double lr, const TYPE *x, TYPE *wt0, const int64_t *idx,
-                             const TYPE *val, int64_t nnz, const TYPE *y, TYPE *scratch,
-                             int64_t n_params, int64_t sum_width, int64_t max_width)
+                             const TYPE *val, int64_t nnz, const TYPE *y, double w,
+                             TYPE *scratch, int64_t n_params, int64_t sum_width,
+                             int64_t max_width, int64_t z_width)
 {
     const int64_t L = net->n_layers, n_in0 = net->sizes[0], n_out0 = net->sizes[1];
-    const TYPE slope = (TYPE)net->slope, lr_t = (TYPE)lr;
+    const TYPE lr_t = (TYPE)lr;
     TYPE *acts_buf = scratch;
     TYPE *delta = scratch + sum_width, *prev = delta + max_width;
+    /* Pre-activations, at their outputs' offsets in acts_buf (NULL: none kept). */
+    TYPE *zbuf = z_width ? prev + max_width : NULL;
     TYPE *b0 = params + n_in0 * n_out0;
     const TYPE *out;
 
@@ -251,14 +258,18 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     if (wt0) {
         TYPE *restrict z = acts_buf;
         FN(af_sparse_forward)(wt0, n_out0, idx, val, nnz, (TYPE)scales[0], b0, z);
-        FN(af_act_inplace)(net->acts[0], slope, z, n_out0);
+        FN(af_act_keep_z)(net->acts[0], (TYPE)net->act_params[0], z,
+                          zbuf && af_act_needs_z(net->acts[0]) ? zbuf : NULL, n_out0);
         out = L > 1 ? FN(af_forward_scaled)(net, params, scales, 1, (n_in0 + 1) * n_out0, z,
-                                            acts_buf + n_out0)
+                                            acts_buf + n_out0, zbuf ? zbuf + n_out0 : NULL)
                     : z;
     } else {
-        out = FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf);
+        out = FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf, zbuf);
     }
-    const double loss = FN(af_output_delta)(net, out, y, delta, net->sizes[L]);
+    const double loss = FN(af_weigh)(w, delta, net->sizes[L],
+                                     FN(af_output_delta)(net, out,
+                                                         zbuf ? zbuf + (out - acts_buf) : NULL,
+                                                         y, delta, net->sizes[L]));
     if (!isfinite(loss)) return loss;
 
     /* Backward through layers L-1..1, each row read once and written once. */
@@ -288,7 +299,8 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
         }
         FN(af_back_rows)(W, n_in, js, nr, delta, (TYPE)s, step, a_in, pv);
         scales[l] = s_new;
-        FN(af_act_backward_inplace)(net->acts[l - 1], slope, a_in, pv, pv, n_in);
+        FN(af_act_backward_inplace)(net->acts[l - 1], (TYPE)net->act_params[l - 1], a_in,
+                                    zbuf ? zbuf + a_off : NULL, pv, pv, n_in);
         TYPE *t = delta;
         delta = prev;
         prev = t;
@@ -328,13 +340,15 @@ int FN(af_sgd)(const af_net *net, double lr, double mu, TYPE *params, double *sc
     const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
     const int64_t n_params = af_n_params(net);
     const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    const int64_t z_width = af_z_width(net);
     const double decay = 1.0 - lr * mu;
     double total = 0;
     for (int64_t s = 0; s < n_order; s++) {
         const int64_t r = order[s];
         const double loss =
             FN(af_sgd_one)(net, params, scales, decay, lr, X + r * n_x, NULL, NULL, NULL, 0,
-                           Y + r * n_y, scratch, n_params, sum_width, max_width);
+                           Y + r * n_y, net->sample_weight ? net->sample_weight[r] : 1.0,
+                           scratch, n_params, sum_width, max_width, z_width);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;
@@ -355,6 +369,7 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
     const int64_t n_y = net->sizes[net->n_layers];
     const int64_t n_params = af_n_params(net);
     const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    const int64_t z_width = af_z_width(net);
     const double decay = 1.0 - lr * mu;
     double total = 0;
     for (int64_t s = 0; s < n_order; s++) {
@@ -371,7 +386,9 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
         }
         const double loss = FN(af_sgd_one)(net, params, scales, decay, lr, NULL, wt0,
                                            indices + start, data + start, indptr[r + 1] - start,
-                                           Y + r * n_y, scratch, n_params, sum_width, max_width);
+                                           Y + r * n_y,
+                                           net->sample_weight ? net->sample_weight[r] : 1.0,
+                                           scratch, n_params, sum_width, max_width, z_width);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;

@@ -20,37 +20,158 @@ static inline TYPE FN(af_clip)(TYPE p)
     return p < lo ? lo : (p > hi ? hi : p);
 }
 
-/* Output delta dL/dz for one sample, into delta (k values); returns the loss.
- * For the three matched pairs (identity + MSE, sigmoid + binary cross-entropy,
- * softmax + categorical cross-entropy) dL/dz = a - y exactly, which is the
- * numerically sound form; any other pairing goes through dL/da and the
- * activation's Jacobian.  Loss and delta are both scaled by loss_scale. */
-double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *y, TYPE *delta,
-                           int64_t k)
+/* Output delta dL/dz for one sample, into delta (k values); returns the loss
+ * (see af.h for each loss).  For the matched pairs (af_loss_matched_act:
+ * identity + MSE, sigmoid + BCE, softmax + CE, exponential + Poisson) dL/dz =
+ * a - y exactly, the numerically sound form; any other pairing computes dL/da
+ * and goes through the activation's Jacobian (z: the output pre-activations,
+ * read only when the activation needs them).  Loss and delta are both scaled
+ * by loss_scale. */
+double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *z, const TYPE *y,
+                           TYPE *delta, int64_t k)
 {
-    const int32_t act = net->acts[net->n_layers - 1];
-    int matched = 0;
+    const int64_t last = net->n_layers - 1;
+    const int32_t act = net->acts[last];
+    const int keras = net->prob_eps > 0;
+    const double ls = net->label_smoothing;
+    /* Keras' Poisson value has an epsilon a - y shortcut would drop. */
+    const int matched =
+        act == af_loss_matched_act(net->loss) && !(keras && net->loss == AF_LOSS_POISSON);
+    /* Keras' clip bounds, and the gradient is zero outside them. */
+    const TYPE lo = keras ? (TYPE)net->prob_eps : AF_TYPE_EPS, hi = (TYPE)1 - lo;
     double loss = 0;
     int64_t i;
     switch (net->loss) {
     case AF_LOSS_BCE:
-        matched = act == AF_ACT_SIGMOID;
         for (i = 0; i < k; i++) {
-            const TYPE p = FN(af_clip)(a[i]);
-            loss -= (double)y[i] * log((double)p) + (1.0 - (double)y[i]) * log(1.0 - (double)p);
-            delta[i] = matched ? a[i] - y[i] : (p - y[i]) / (p * ((TYPE)1 - p));
+            const TYPE yi = ls != 0 ? (TYPE)(y[i] * (1.0 - ls) + 0.5 * ls) : y[i];
+            const TYPE p = keras ? (a[i] < lo ? lo : (a[i] > hi ? hi : a[i])) : FN(af_clip)(a[i]);
+            loss -= (double)yi * log((double)p) + (1.0 - (double)yi) * log(1.0 - (double)p);
+            if (matched)
+                delta[i] = a[i] - yi;
+            else if (keras && (a[i] < lo || a[i] > hi))
+                delta[i] = 0;
+            else
+                delta[i] = (p - yi) / (p * ((TYPE)1 - p));
         }
         break;
     case AF_LOSS_CE:
-        matched = act == AF_ACT_SOFTMAX;
+        if (keras && !matched) {
+            /* Keras divides the outputs by their sum first: p = clip(a / S). */
+            TYPE S = 0, gp = 0;
+            for (i = 0; i < k; i++) S += a[i];
+            if (!(S > 0 || S < 0)) loss = NAN; /* no rescale of a zero (or NaN) sum */
+            for (i = 0; i < k; i++) {
+                const TYPE yi = ls != 0 ? (TYPE)(y[i] * (1.0 - ls) + ls / (double)k) : y[i];
+                const TYPE u = a[i] / S, p = u < lo ? lo : (u > hi ? hi : u);
+                if (yi != 0) loss -= (double)yi * log((double)p);
+                delta[i] = u < lo || u > hi ? (TYPE)0 : -yi / p; /* dL/dp */
+                gp += delta[i] * u;
+            }
+            /* dp_j/da_i = (delta_ij - p_j) / S. */
+            for (i = 0; i < k; i++) delta[i] = (delta[i] - gp) / S;
+            break;
+        }
         for (i = 0; i < k; i++) {
-            const TYPE p = FN(af_clip)(a[i]);
-            if (y[i] != 0) loss -= (double)y[i] * log((double)p);
-            delta[i] = matched ? a[i] - y[i] : -y[i] / p;
+            const TYPE yi = ls != 0 ? (TYPE)(y[i] * (1.0 - ls) + ls / (double)k) : y[i];
+            const TYPE p = keras ? (a[i] < lo ? lo : (a[i] > hi ? hi : a[i])) : FN(af_clip)(a[i]);
+            if (yi != 0) loss -= (double)yi * log((double)p);
+            if (matched)
+                delta[i] = a[i] - yi;
+            else
+                delta[i] = -yi / p;
         }
         break;
+    case AF_LOSS_MAE:
+        for (i = 0; i < k; i++) {
+            const TYPE d = a[i] - y[i];
+            loss += fabs((double)d);
+            delta[i] = d > 0 ? (TYPE)1 : (d < 0 ? (TYPE)-1 : (TYPE)0);
+        }
+        break;
+    case AF_LOSS_HUBER: {
+        const double h = net->huber_delta;
+        for (i = 0; i < k; i++) {
+            const TYPE d = a[i] - y[i];
+            const double ad = fabs((double)d);
+            loss += ad <= h ? 0.5 * (double)d * (double)d : h * ad - 0.5 * h * h;
+            delta[i] = ad <= h ? d : (d > 0 ? (TYPE)h : (TYPE)-h);
+        }
+        break;
+    }
+    case AF_LOSS_LOGCOSH:
+        for (i = 0; i < k; i++) {
+            const TYPE d = a[i] - y[i];
+            const double ad = fabs((double)d);
+            /* log cosh d = |d| + log1p(e^(-2|d|)) - log 2: no overflow. */
+            loss += ad + log1p(exp(-2.0 * ad)) - 0.69314718055994530942;
+            delta[i] = AF_TANH(d);
+        }
+        break;
+    case AF_LOSS_POISSON:
+        for (i = 0; i < k; i++) {
+            const double ai = a[i], yi = y[i];
+            if (yi < 0) loss = NAN; /* the caller rejects these; never a wrong number */
+            if (keras) {
+                loss += ai - yi * log(ai + net->prob_eps);
+                delta[i] = (TYPE)(1.0 - yi / (ai + net->prob_eps));
+            } else {
+                loss += ai - yi + (yi > 0 ? yi * log(yi / ai) : 0.0);
+                /* y = 0 contributes a alone: no 0 / 0 at a = 0 (a relu output). */
+                delta[i] = matched ? a[i] - y[i] : (TYPE)(1.0 - (yi > 0 ? yi / ai : 0.0));
+            }
+        }
+        break;
+    case AF_LOSS_KLD:
+        for (i = 0; i < k; i++) {
+            const TYPE yc = y[i] < lo ? lo : (y[i] > 1 ? (TYPE)1 : y[i]);
+            const TYPE p = a[i] < lo ? lo : (a[i] > 1 ? (TYPE)1 : a[i]);
+            loss += (double)yc * log((double)yc / (double)p);
+            delta[i] = a[i] < lo || a[i] > 1 ? (TYPE)0 : -yc / p;
+        }
+        break;
+    case AF_LOSS_HINGE:
+    case AF_LOSS_SQUARED_HINGE: {
+        const int squared = net->loss == AF_LOSS_SQUARED_HINGE;
+        for (i = 0; i < k; i++) {
+            const TYPE t = y[i] == 0 ? (TYPE)-1 : y[i];
+            const TYPE m = (TYPE)1 - t * a[i];
+            if (m > 0) {
+                loss += squared ? (double)m * (double)m : (double)m;
+                delta[i] = squared ? (TYPE)-2 * t * m : -t;
+            } else {
+                if (m != m) loss = NAN;
+                delta[i] = 0;
+            }
+        }
+        break;
+    }
+    case AF_LOSS_BCE_LOGITS:
+        for (i = 0; i < k; i++) {
+            const TYPE yi = ls != 0 ? (TYPE)(y[i] * (1.0 - ls) + 0.5 * ls) : y[i];
+            const double ai = a[i];
+            loss += (ai > 0 ? ai : 0.0) - ai * (double)yi + log1p(exp(-fabs(ai)));
+            delta[i] = FN(af_sigmoid)(a[i]) - yi;
+        }
+        break;
+    case AF_LOSS_CE_LOGITS: {
+        TYPE m = a[0], S = 0, sy = 0;
+        for (i = 1; i < k; i++) m = a[i] > m ? a[i] : m;
+        for (i = 0; i < k; i++) S += AF_EXP(a[i] - m);
+        const double lse = (double)m + log((double)S);
+        for (i = 0; i < k; i++) {
+            const TYPE yi = ls != 0 ? (TYPE)(y[i] * (1.0 - ls) + ls / (double)k) : y[i];
+            if (yi != 0) loss += (double)yi * (lse - (double)a[i]);
+            sy += yi;
+        }
+        /* d/da sum_i y_i (lse - a_i) = softmax(a) sum(y) - y. */
+        for (i = 0; i < k; i++) {
+            const TYPE yi = ls != 0 ? (TYPE)(y[i] * (1.0 - ls) + ls / (double)k) : y[i];
+            delta[i] = AF_EXP(a[i] - m) / S * sy - yi;
+        }
+        break;
+    }
     default: /* AF_LOSS_MSE */
-        matched = act == AF_ACT_IDENTITY;
         for (i = 0; i < k; i++) {
             const TYPE d = a[i] - y[i];
             loss += 0.5 * (double)d * (double)d;
@@ -58,7 +179,8 @@ double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *y, TYPE
         }
         break;
     }
-    if (!matched) FN(af_act_backward_inplace)(act, (TYPE)net->slope, a, delta, delta, k);
+    if (!matched)
+        FN(af_act_backward_inplace)(act, (TYPE)net->act_params[last], a, z, delta, delta, k);
     if (net->loss_scale != 1.0) {
         const TYPE s = (TYPE)net->loss_scale;
         for (i = 0; i < k; i++) delta[i] *= s;
@@ -67,19 +189,33 @@ double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *y, TYPE
     return loss;
 }
 
+/* The sample weight w of a sample with output delta (k values) and loss:
+ * scales the delta in place, returns the weighted loss. */
+static inline double FN(af_weigh)(double w, TYPE *delta, int64_t k, double loss)
+{
+    if (w == 1.0) return loss;
+    const TYPE wt = (TYPE)w;
+    for (int64_t i = 0; i < k; i++) delta[i] *= wt;
+    return loss * w;
+}
+
 /* Forward, output delta and backprop of one sample, adding dL/dW = delta a^T
  * and dL/db = delta into grad (same layout as params).  params are unchanged.
- * scratch: af_sum_width + 2 * af_max_width values.  Returns the loss. */
+ * scratch: per-sample scratch (af.h).  Returns the loss. */
 static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, const TYPE *x,
-                                       const TYPE *y, TYPE *grad, TYPE *scratch,
-                                       int64_t n_params, int64_t sum_width, int64_t max_width)
+                                       const TYPE *y, double w, TYPE *grad, TYPE *scratch,
+                                       int64_t n_params, int64_t sum_width, int64_t max_width,
+                                       int64_t z_width)
 {
     const int64_t L = net->n_layers;
-    const TYPE slope = (TYPE)net->slope;
     TYPE *acts_buf = scratch;
     TYPE *delta = scratch + sum_width, *prev = delta + max_width;
-    const TYPE *out = FN(af_forward_sample)(net, params, x, acts_buf);
-    const double loss = FN(af_output_delta)(net, out, y, delta, net->sizes[L]);
+    TYPE *zbuf = z_width ? prev + max_width : NULL;
+    const TYPE *out = FN(af_forward_sample)(net, params, x, acts_buf, zbuf);
+    const double loss = FN(af_weigh)(w, delta, net->sizes[L],
+                                     FN(af_output_delta)(net, out,
+                                                         zbuf ? zbuf + (out - acts_buf) : NULL,
+                                                         y, delta, net->sizes[L]));
 
     int64_t p_off = n_params, a_off = out - acts_buf;
     for (int64_t l = L - 1; l >= 0; l--) {
@@ -100,7 +236,8 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
             gb[j] += dj;
         }
         if (l > 0) {
-            FN(af_act_backward_inplace)(net->acts[l - 1], slope, a_in, prev, prev, n_in);
+            FN(af_act_backward_inplace)(net->acts[l - 1], (TYPE)net->act_params[l - 1], a_in,
+                                        zbuf ? zbuf + a_off : NULL, prev, prev, n_in);
             TYPE *t = delta;
             delta = prev;
             prev = t;
@@ -364,6 +501,7 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
     const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
     const int64_t n_params = af_n_params(net);
     const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    const int64_t z_width = af_z_width(net);
     double total = 0;
     *loss_sum = 0;
     *n_done = 0;
@@ -375,8 +513,9 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
         for (int64_t s = start; s < stop; s++) {
             const int64_t r = order[s];
             const double loss =
-                FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y, grad, scratch,
-                                         n_params, sum_width, max_width);
+                FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y,
+                                         net->sample_weight ? net->sample_weight[r] : 1.0, grad,
+                                         scratch, n_params, sum_width, max_width, z_width);
             if (!isfinite(loss)) {
                 *loss_sum = total;
                 *n_done = s;
@@ -397,11 +536,13 @@ int FN(af_gradient)(const af_net *net, const TYPE *params, const TYPE *X, const 
     const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
     const int64_t n_params = af_n_params(net);
     const int64_t sum_width = af_sum_width(net), max_width = af_max_width(net);
+    const int64_t z_width = af_z_width(net);
     double total = 0;
     memset(grad, 0, (size_t)n_params * sizeof(TYPE));
     for (int64_t s = 0; s < n; s++)
-        total += FN(af_accumulate_sample)(net, params, X + s * n_x, Y + s * n_y, grad, scratch,
-                                          n_params, sum_width, max_width);
+        total += FN(af_accumulate_sample)(net, params, X + s * n_x, Y + s * n_y,
+                                          net->sample_weight ? net->sample_weight[s] : 1.0, grad,
+                                          scratch, n_params, sum_width, max_width, z_width);
     *loss_sum = total;
     return isfinite(total) ? AF_OK : AF_E_NONFINITE;
 }
@@ -415,8 +556,7 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
 {
     const int64_t L = net->n_layers, n_x = net->sizes[0], n_y = net->sizes[L];
     const int64_t n_params = af_n_params(net), max_width = af_max_width(net);
-    const int64_t sum_width = af_sum_width(net);
-    const TYPE slope = (TYPE)net->slope;
+    const int64_t sum_width = af_sum_width(net), z_width = af_z_width(net);
     TYPE one = 1, zero = 0;
     char tr_n = 'N', tr_t = 'T';
     double total = 0;
@@ -428,6 +568,8 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
     const int64_t rows = batch_size < n_order ? batch_size : n_order;
     TYPE *acts = scratch; /* A_0 .. A_L, each (B, sizes[l]) row-major */
     TYPE *dA = scratch + rows * sum_width, *dB = dA + rows * max_width;
+    /* Pre-activations where needed, each at its activations' offset from acts. */
+    TYPE *zs = z_width ? dB + rows * max_width : NULL;
     for (int64_t start = 0; start < n_order; start += batch_size) {
         const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
         int B = (int)(stop - start);
@@ -440,10 +582,13 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
             int n_in = (int)net->sizes[l], n_out = (int)net->sizes[l + 1];
             TYPE *Z = A + (int64_t)B * n_in, *b = p + (int64_t)n_in * n_out;
             gemm(&tr_t, &tr_n, &n_out, &B, &n_in, &one, p, &n_in, A, &n_in, &zero, Z, &n_out);
+            const int32_t act = net->acts[l];
+            TYPE *zl = zs && af_act_needs_z(act) ? zs + (Z - acts) : NULL;
             for (int r = 0; r < B; r++) {
                 TYPE *row = Z + (int64_t)r * n_out;
                 for (int j = 0; j < n_out; j++) row[j] += b[j];
-                FN(af_act_inplace)(net->acts[l], slope, row, n_out);
+                FN(af_act_keep_z)(act, (TYPE)net->act_params[l], row,
+                                  zl ? zl + (int64_t)r * n_out : NULL, n_out);
             }
             p += (int64_t)(n_in + 1) * n_out;
             A = Z;
@@ -452,9 +597,12 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
         /* Output deltas, one row per sample. */
         TYPE *D = dA, *P = dB;
         for (int r = 0; r < B; r++) {
-            const double loss = FN(af_output_delta)(net, A + (int64_t)r * n_y,
-                                                    Y + order[start + r] * n_y,
-                                                    D + (int64_t)r * n_y, n_y);
+            const int64_t row = order[start + r];
+            const double loss = FN(af_weigh)(
+                net->sample_weight ? net->sample_weight[row] : 1.0, D + (int64_t)r * n_y, n_y,
+                FN(af_output_delta)(net, A + (int64_t)r * n_y,
+                                    zs ? zs + (A - acts) + (int64_t)r * n_y : NULL,
+                                    Y + row * n_y, D + (int64_t)r * n_y, n_y));
             if (!isfinite(loss)) {
                 *loss_sum = total;
                 *n_done = start + r;
@@ -476,8 +624,11 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
                 for (int j = 0; j < n_out; j++) gb[j] += D[(int64_t)r * n_out + j];
             if (l > 0) {
                 gemm(&tr_n, &tr_n, &n_in, &B, &n_out, &one, W, &n_in, D, &n_out, &zero, P, &n_in);
+                const TYPE *zl = zs ? zs + (A - acts) : NULL;
                 for (int r = 0; r < B; r++)
-                    FN(af_act_backward_inplace)(net->acts[l - 1], slope, A + (int64_t)r * n_in,
+                    FN(af_act_backward_inplace)(net->acts[l - 1], (TYPE)net->act_params[l - 1],
+                                                A + (int64_t)r * n_in,
+                                                zl ? zl + (int64_t)r * n_in : NULL,
                                                 P + (int64_t)r * n_in, P + (int64_t)r * n_in,
                                                 n_in);
                 TYPE *t = D;

@@ -97,9 +97,10 @@ class Network:
         weights, biases = _params.views(self.params, self.sizes, "flat")
         a = X
         outs = []
-        for W, b, name in zip(weights, biases, self.activations):
+        for W, b, name, param in zip(weights, biases, self.activations,
+                                     self.network.act_params):
             a = a @ W.T + b
-            activate_inplace(name, a, LEAKY_SLOPE)
+            activate_inplace(name, a, param)
             outs.append(a)
         return outs
 
