@@ -59,7 +59,9 @@ DECOYS = [
 
 #: What the sdist must hold, as glob patterns over the source tree.
 REQUIRED = ["csrc/*.c", "csrc/*.h", "annfast/*.pyx", "annfast/*.pxd", "annfast/*.py",
-            "annfast/keras/*.py", "tests/*.py", "benchmarks/*.py", "benchmarks/*.c",
+            "annfast/keras/*.py", "annfast/playground/*.py", "annfast/playground/static/*",
+            "tests/*.py", "tests/fuzz/*.py", "tests/fuzz/corpus/*/*", "benchmarks/*.py",
+            "benchmarks/*.c",
             "setup.py", "pyproject.toml", "MANIFEST.in", "README.md"]
 
 

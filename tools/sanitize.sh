@@ -62,8 +62,9 @@ if [ "$#" -gt 0 ]; then
 else
     tests=()
     # The kernel tests (every ISA variant and fast path included), then the reliability ones.
-    for name in activations forward gradients sgd optimizers fast_paths kernels \
-                bad_inputs properties validation threads interrupt; do
+    for name in activations losses forward gradients sgd optimizers optimizer_rules \
+                fast_paths kernels engine bad_inputs properties validation threads \
+                interrupt sparse_inputs hostile io; do
         [ -e "tests/test_$name.py" ] && tests+=("tests/test_$name.py")
     done
 fi
