@@ -370,3 +370,25 @@ def test_keras_epsilon_must_be_positive(name):
     with pytest.raises(ValueError, match="epsilon must be > 0"):
         model.fit(X, np.ones(8), verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+
+
+def test_one_keras_optimizer_holds_one_models_state():
+    """Keras 3 refuses an optimizer built for other variables; a model of the
+    same size must not be handed the first one's moments and step count."""
+    from annfast import keras
+
+    opt = keras.optimizers.Adam()
+    a = keras.Sequential([keras.layers.Dense(2, input_dim=3)])
+    b = keras.Sequential([keras.layers.Dense(2, input_dim=3)])
+    X, y = np.ones((4, 3)), np.ones((4, 2))
+    a.compile(loss="mse", optimizer=opt)
+    a.fit(X, y, verbose=0)
+    state, steps = opt._state.copy(), opt.iterations
+    b.compile(loss="mse", optimizer=opt)
+    before = b.get_weights()
+    with pytest.raises(ValueError, match="already holds the state of model"):
+        b.fit(X, y, verbose=0)
+    assert all(np.array_equal(u, v) for u, v in zip(b.get_weights(), before))
+    assert np.array_equal(opt._state, state) and opt.iterations == steps
+    a.fit(X, y, verbose=0)  # its own model trains on
+    assert opt.iterations == steps + 1

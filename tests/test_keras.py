@@ -684,7 +684,7 @@ def test_optimizer_instance_is_bound_to_one_model(seeded):
     a.compile(loss="mse", optimizer=opt)
     a.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
     b.compile(loss="mse", optimizer=opt)
-    with pytest.raises(ValueError, match="state of another model"):
+    with pytest.raises(ValueError, match="already holds the state of model"):
         b.fit(np.ones((4, 3)), np.ones((4, 4)), verbose=0)
 
 

@@ -670,7 +670,7 @@ class Sequential:
             X, Y, y_raw = X.take(slice(None, split_at)), Y[:split_at], y_raw[:split_at]
         sizes = [X.shape[1]] + [layer.units for layer in self._layers]
         n_params = _params.n_params(sizes)
-        state = self.optimizer._ensure_state(n_params, self.dtype)
+        state = self.optimizer._ensure_state(n_params, self.dtype, self)
         train_metrics = self._metric_fns(y_raw)
         val_metrics = self._metric_fns(val[2]) if val is not None else {}
         network = self._network(sizes)
@@ -719,6 +719,7 @@ class Sequential:
             def on_epoch(epoch, result, params, opt):
                 # Publish the completed epoch: weights, optimizer state, step count.
                 self._params, self.optimizer._state = params, opt.state
+                self.optimizer._bind(self)
                 self.optimizer.iterations += -(-result.n_samples // batch_size)
                 # The loss is the kernel's running mean over the epoch, as Keras reports
                 # it; the metrics use the end-of-epoch weights (see the module notes).

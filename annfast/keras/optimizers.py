@@ -17,6 +17,7 @@ calls, and is bound to the first model it trains.
 """
 
 import numbers
+import weakref
 
 import numpy as np
 
@@ -50,6 +51,7 @@ class Optimizer:
         self.name = name
         self.iterations = 0  # batches (optimizer steps) taken so far, as Keras counts
         self._state = None  # (2 * n_params,) velocities / moments, allocated on first fit
+        self._owner = None  # a weak reference to the model whose state this holds
 
     @property
     def iterations(self):
@@ -70,8 +72,16 @@ class Optimizer:
         return {"optimizer": self._kernel_name,
                 "lr": check_scalar(self.learning_rate, "learning_rate", low=0)}
 
-    def _ensure_state(self, n_params, dtype):
-        """Return the state buffer for a model of n_params values of dtype (zeros at first)."""
+    def _ensure_state(self, n_params, dtype, model=None):
+        """Return the state buffer for ``model`` of n_params values of dtype (zeros at
+        first).  An optimizer holds one model's state, as Keras 3's holds one set of
+        variables: a second model, even of the same size, is refused rather than
+        handed the first one's moments and step count."""
+        owner = self._owner() if self._owner is not None else None
+        if model is not None and owner is not None and owner is not model:
+            raise ValueError(f"this {type(self).__name__} instance already holds the state of "
+                             f"model {owner.name!r}; give compile() a new optimizer for model "
+                             f"{model.name!r}")
         if self._state is None:
             return np.zeros(2 * n_params, dtype=dtype)
         if self._state.shape != (2 * n_params,) or self._state.dtype != np.dtype(dtype):
@@ -82,10 +92,20 @@ class Optimizer:
                              "new optimizer")
         return self._state
 
+    def _bind(self, model):
+        """This optimizer's state is now ``model``'s (set when its fit publishes)."""
+        self._owner = weakref.ref(model)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_owner"] = None  # a pickled model binds its optimizer again when it trains
+        return state
+
     def __setstate__(self, state):
         # Pickles from before iterations became a property hold it as a plain attribute.
         if "iterations" in state:
             state["_iterations"] = state.pop("iterations")
+        state.setdefault("_owner", None)
         self.__dict__.update(state)
 
     def get_config(self):
