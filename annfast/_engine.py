@@ -319,8 +319,13 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     work = params.copy()
     work_opt = opt.copy() if opt is not None else OptimizerState(np.empty(0, params.dtype))
     step = update.batch_size
-    if update.zero_biases is not None:
-        per_call = step  # the held biases go back to zero after every step
+    # A batch with more work than one call is summed over several calls, so
+    # that Ctrl-C (and the hook) wait for no more than about one call's work.
+    split_rows = None
+    if data.csr is None and step > 1 and data.work_per_sample * step > WORK_PER_CALL:
+        split_rows = max(1, WORK_PER_CALL // data.work_per_sample)
+    if update.zero_biases is not None or split_rows is not None:
+        per_call = step  # one batch per call (the held biases go back to zero after each)
     elif per_call is not None:
         per_call = max(1, per_call // step) * step
     else:
@@ -334,6 +339,9 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
             if data.csr is not None:
                 status, part, done = _kernels.train_sparse(arch, work, *data.csr, Y, chunk,
                                                             lr=update.lr, l2=update.l2)
+            elif split_rows is not None:
+                status, part, done = _split_batch(arch, work, work_opt, data.dense, Y, chunk,
+                                                  split_rows, args)
             else:
                 status, part, done, work_opt.t = _kernels.train(
                     arch, work, work_opt.state, data.dense, Y, chunk, t=work_opt.t, **args)
@@ -354,6 +362,27 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
         return EpochResult(Status.DIVERGED, total, n, position=n - 1,
                            sample=int(order[n - 1]), cause="parameters")
     return EpochResult(Status.DONE, total, n, params=work, opt=work_opt)
+
+
+def _split_batch(arch, params, opt, X, Y, batch, rows, args):
+    """One step on ``batch``, its gradient summed over calls of ``rows`` samples
+    (Ctrl-C is served between them); returns ``(status, loss_sum, n_done)``
+    as ``_kernels.train``.  The same step as one call, up to summation order."""
+    grad, total = None, 0.0
+    for start in range(0, len(batch), rows):
+        part_grad, part, status, done = _kernels.batch_gradient(arch, params, X, Y,
+                                                                batch[start:start + rows])
+        total += part
+        if status != _kernels.OK:
+            return status, total, start + done
+        if grad is None:
+            grad = part_grad
+        else:
+            grad += part_grad
+    step_args = {k: v for k, v in args.items() if k != "batch_size"}
+    opt.t, penalty = _kernels.apply_gradient(arch, params, opt.state, grad, len(batch),
+                                             t=opt.t, **step_args)
+    return _kernels.OK, total + penalty, len(batch)
 
 
 def _hold_at_zero(params, state, index):

@@ -137,6 +137,10 @@ cdef extern from "af.h" nogil:
                           const double *X, const double *Y, const int64_t *order,
                           int64_t n_order, int64_t batch_size, double *grad, double *scratch,
                           double *loss_sum, int64_t *n_done, af_dgemm_fn gemm)
+    void af_apply_gradient_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
+                               float *grad, int64_t batch_len)
+    void af_apply_gradient_f64(const af_net *net, af_opt *opt, double *params,
+                               double *opt_state, double *grad, int64_t batch_len)
 
     int af_gradient_f32(const af_net *net, const float *params, const float *X,
                         const float *Y, int64_t n, float *grad, float *scratch,

@@ -399,6 +399,20 @@ cdef af_opt _make_opt(str optimizer, double lr, double l2, double momentum, doub
     return opt
 
 
+def _penalties(Arch arch, penalties):
+    """The per-layer penalties as a checked (n_layers, 4) float64 array, or None
+    when there are none (all zero costs nothing: the kernel then sees NULL)."""
+    if penalties is None:
+        return None
+    pen_arr = np.ascontiguousarray(penalties, dtype=np.float64)
+    if pen_arr.shape != (arch.net.n_layers, 4):
+        raise ValueError(f"penalties must have shape ({arch.net.n_layers}, 4) (per layer: "
+                         f"kernel_l1, kernel_l2, bias_l1, bias_l2), got {pen_arr.shape}")
+    if not (np.isfinite(pen_arr).all() and (pen_arr >= 0).all()):
+        raise ValueError(f"penalties must be finite and >= 0, got {pen_arr.tolist()}")
+    return pen_arr if pen_arr.any() else None
+
+
 def opt_state_size(str optimizer, int64_t n_params, *, bint amsgrad=False,
                    double momentum=0.0, bint centered=False):
     """The length ``train`` needs of ``opt_state`` for ``optimizer`` on n_params
@@ -472,16 +486,10 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
                          f"these options ({arch.n_params} parameters), got "
                          f"{opt_state.shape[0]}")
     cdef const double[:, ::1] pen
-    if penalties is not None:
-        pen_arr = np.ascontiguousarray(penalties, dtype=np.float64)
-        if pen_arr.shape != (arch.net.n_layers, 4):
-            raise ValueError(f"penalties must have shape ({arch.net.n_layers}, 4) (per layer: "
-                             f"kernel_l1, kernel_l2, bias_l1, bias_l2), got {pen_arr.shape}")
-        if not (np.isfinite(pen_arr).all() and (pen_arr >= 0).all()):
-            raise ValueError(f"penalties must be finite and >= 0, got {pen_arr.tolist()}")
-        if pen_arr.any():  # all zero costs nothing: the kernel sees NULL
-            pen = pen_arr
-            opt.penalties = &pen[0, 0]
+    pen_arr = _penalties(arch, penalties)
+    if pen_arr is not None:
+        pen = pen_arr
+        opt.penalties = &pen[0, 0]
     cdef int kind = opt.kind
     cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
     if _n_out_of_range(order, n_rows):
@@ -552,6 +560,99 @@ cdef tuple _sgd_dense(Arch arch, const af_net *net_p, floating[::1] params,
                                 &order[0], n_order, &scratch[0], &total, &done)
             af_fold_scales_f64(&arch.net, &params[0], &scales[0])
     return status, total, done if status != AF_OK else n_order
+
+
+def batch_gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+                   const floating[:, ::1] Y, const int64_t[::1] order, sample_weight=None):
+    """Return ``(grad, loss_sum, status, n_done)``: the summed gradient (no l2,
+    no penalties) and loss of the rows ``X[order]`` taken as one batch, through
+    BLAS GEMMs (af_train_gemm without a step), and nothing changed.  With
+    ``apply_gradient`` a batch too large for one call is summed over several,
+    so that Ctrl-C is served inside it.  ``status`` is ``E_NONFINITE`` when the
+    loss of the sample at position ``n_done`` was not finite (grad is then
+    incomplete)."""
+    _check_params(arch, params.shape[0])
+    _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, X.shape[0])
+    cdef const double[::1] wv
+    cdef af_net net = arch.net
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
+    cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
+    if _n_out_of_range(order, n_rows):
+        for i in range(n_order):
+            if order[i] < 0 or order[i] >= n_rows:
+                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
+                                 "samples")
+    dtype = np.float32 if floating is float else np.float64
+    grad_arr = np.zeros(max(arch.n_params, 1), dtype=dtype)
+    if n_order == 0:
+        return grad_arr[:arch.n_params], 0.0, AF_OK, 0
+    if n_order * arch.scratch_width >= INT_MAX:
+        raise ValueError(f"{n_order} rows do not fit one BLAS call for this network; "
+                         "pass fewer")
+    cdef floating[::1] grad = grad_arr
+    cdef floating[::1] scratch = np.empty(n_order * arch.scratch_width, dtype=dtype)
+    cdef int64_t done = 0
+    cdef double total = 0.0
+    cdef int status
+    # The kernel writes params only through a step, and takes none here.
+    cdef floating *p = <floating *>&params[0]
+    with nogil:
+        if floating is float:
+            status = af_train_gemm_f32(&net, NULL, p, NULL, &X[0, 0], &Y[0, 0], &order[0],
+                                       n_order, n_order, &grad[0], &scratch[0], &total, &done,
+                                       <af_sgemm_fn>sgemm)
+        else:
+            status = af_train_gemm_f64(&net, NULL, p, NULL, &X[0, 0], &Y[0, 0], &order[0],
+                                       n_order, n_order, &grad[0], &scratch[0], &total, &done,
+                                       <af_dgemm_fn>dgemm)
+    return grad_arr[:arch.n_params], total, status, done
+
+
+def apply_gradient(Arch arch, floating[::1] params, floating[::1] opt_state,
+                   floating[::1] grad, int64_t batch_len, str optimizer="sgd",
+                   double lr=0.01, double l2=0.0, double momentum=0.0, double beta1=0.9,
+                   double beta2=0.999, double rho=0.9, double epsilon=1e-8, int64_t t=0, *,
+                   bint amsgrad=False, bint centered=False,
+                   double initial_accumulator_value=0.1, double weight_decay=0.0,
+                   double clipvalue=0.0, double clipnorm=0.0, double global_clipnorm=0.0,
+                   penalties=None):
+    """One optimizer step, in place on params and opt_state, from ``grad``: the
+    summed gradient of a batch of ``batch_len`` samples (``batch_gradient``;
+    overwritten).  The step is af_train's: the same arguments and order of
+    operations.  Returns ``(t, penalty_sum)``: the step count after the step,
+    and the batch's penalty term as ``train`` adds it to its loss_sum."""
+    _check_params(arch, params.shape[0])
+    if grad.shape[0] != arch.n_params:
+        raise ValueError(f"grad has {grad.shape[0]} values, the architecture needs "
+                         f"{arch.n_params}")
+    if batch_len < 1:
+        raise ValueError(f"batch_len must be >= 1, got {batch_len}")
+    cdef af_opt opt = _make_opt(optimizer, lr, l2, momentum, beta1, beta2, rho, epsilon, t,
+                                amsgrad, centered, initial_accumulator_value, weight_decay,
+                                clipvalue, clipnorm, global_clipnorm)
+    cdef int64_t need = af_opt_state_size(&opt, arch.n_params)
+    if opt_state.shape[0] < need:
+        raise ValueError(f"opt_state needs {need} values for optimizer={optimizer!r} with "
+                         f"these options ({arch.n_params} parameters), got "
+                         f"{opt_state.shape[0]}")
+    cdef const double[:, ::1] pen
+    pen_arr = _penalties(arch, penalties)
+    if pen_arr is not None:
+        pen = pen_arr
+        opt.penalties = &pen[0, 0]
+    if arch.n_params == 0:
+        return t, 0.0
+    cdef floating *state = &opt_state[0] if opt_state.shape[0] > 0 else NULL
+    with nogil:
+        if floating is float:
+            af_apply_gradient_f32(&arch.net, &opt, &params[0], state, &grad[0], batch_len)
+        else:
+            af_apply_gradient_f64(&arch.net, &opt, &params[0], state, &grad[0], batch_len)
+    return opt.t, opt.penalty_sum
 
 
 def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,

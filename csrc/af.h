@@ -309,6 +309,16 @@ int af_train_gemm_f64(const af_net *net, af_opt *opt, double *params, double *op
                       int64_t batch_size, double *grad, double *scratch, double *loss_sum,
                       int64_t *n_done, af_dgemm_fn gemm);
 
+/* With opt = NULL, af_train_gemm takes no step: it leaves the summed gradient
+ * of its last batch in grad (one batch when batch_size >= n_order), so that a
+ * batch too large for one call can be summed over several.  af_apply_gradient
+ * then takes the batch's step from that sum, exactly as af_train_gemm would
+ * (l2, penalties, clipping, weight decay, the rule); grad is overwritten. */
+void af_apply_gradient_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
+                           float *grad, int64_t batch_len);
+void af_apply_gradient_f64(const af_net *net, af_opt *opt, double *params, double *opt_state,
+                           double *grad, int64_t batch_len);
+
 /* Gradient of the summed loss over n samples (no l2 term) into grad
  * (af_n_params values, overwritten); *loss_sum as above.  Same scratch. */
 int af_gradient_f32(const af_net *net, const float *params, const float *X,

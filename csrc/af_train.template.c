@@ -562,7 +562,7 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
     double total = 0;
     *loss_sum = 0;
     *n_done = 0;
-    if (batch_size < 1 || opt->kind < 0 || opt->kind >= AF_N_OPT) return AF_E_ARGUMENT;
+    if (batch_size < 1 || (opt && (opt->kind < 0 || opt->kind >= AF_N_OPT))) return AF_E_ARGUMENT;
 
     /* The caller sizes scratch for the largest batch this call can hold. */
     const int64_t rows = batch_size < n_order ? batch_size : n_order;
@@ -636,9 +636,16 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
                 P = t;
             }
         }
-        FN(af_apply_step)(net, opt, params, opt_state, grad, B, n_params);
+        /* Without an optimizer the batch's summed gradient stays in grad. */
+        if (opt) FN(af_apply_step)(net, opt, params, opt_state, grad, B, n_params);
     }
     *loss_sum = total;
     *n_done = n_order;
     return AF_OK;
+}
+
+void FN(af_apply_gradient)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state,
+                           TYPE *grad, int64_t batch_len)
+{
+    FN(af_apply_step)(net, opt, params, opt_state, grad, batch_len, af_n_params(net));
 }

@@ -35,7 +35,8 @@ def test_an_epoch_in_many_kernel_calls_equals_one_call(batch_size, optimizer, mo
     opt = _engine.OptimizerState.fresh(optimizer, network.n_params, np.float64)
     data = _engine.prepare(network, _engine.as_inputs(X, np.float64), update)
     whole = _engine.train_epoch(network, params, data, Y, order, update, opt)
-    monkeypatch.setattr(_engine, "WORK_PER_CALL", 1)  # one step per call
+    # One batch per call (a batch of more work than a call would be split).
+    monkeypatch.setattr(_engine, "WORK_PER_CALL", data.work_per_sample * batch_size)
     calls = []
     cut = _engine.train_epoch(network, params, data, Y, order, update, opt,
                               on_chunk=lambda done, loss: calls.append(done))
@@ -392,3 +393,65 @@ def test_one_keras_optimizer_holds_one_models_state():
     assert np.array_equal(opt._state, state) and opt.iterations == steps
     a.fit(X, y, verbose=0)  # its own model trains on
     assert opt.iterations == steps + 1
+
+
+@pytest.mark.parametrize("optimizer, options", [
+    ("sgd", {"l2": 0.01}), ("adam", {}), ("momentum", {"momentum": 0.9}),
+    ("rmsprop", {"centered": True}), ("adamw", {"weight_decay": 0.01, "clipnorm": 0.5}),
+    ("adam", {"penalties": np.full((2, 4), 0.01)}),
+])
+def test_a_batch_larger_than_a_call_is_summed_over_calls(optimizer, options, monkeypatch):
+    """Batches whose work exceeds one kernel call are split (so that Ctrl-C is
+    served inside them): the same steps as one call, up to summation order."""
+    network, params, X, Y = small_problem(n=70)
+    order = np.random.default_rng(1).permutation(len(X))
+    update = _engine.Update(lr=0.05, optimizer=optimizer, batch_size=16, **options)
+    opt = _engine.OptimizerState.fresh(update, network.n_params, np.float64)
+    data = _engine.prepare(network, _engine.as_inputs(X, np.float64), update)
+    whole = _engine.train_epoch(network, params, data, Y, order, update, opt)
+    monkeypatch.setattr(_engine, "WORK_PER_CALL", 5 * network.n_params)  # 5 rows a call
+    calls = []
+    real = _kernels.batch_gradient
+
+    def counting(*args, **kwargs):
+        calls.append(len(args[4]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_kernels, "batch_gradient", counting)
+    split = _engine.train_epoch(network, params, data, Y, order, update, opt)
+    assert calls[:4] == [5, 5, 5, 1] and sum(calls) == len(X)  # 16 = 5 + 5 + 5 + 1
+    assert split.status is whole.status is _engine.Status.DONE
+    np.testing.assert_allclose(split.params, whole.params, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(split.opt.state, whole.opt.state, rtol=0, atol=1e-12)
+    assert split.opt.t == whole.opt.t
+    assert split.loss_sum == pytest.approx(whole.loss_sum, rel=1e-12)
+
+
+def test_ctrl_c_is_served_inside_a_large_batch(ctrl_c, monkeypatch):
+    network, params, X, Y = small_problem(n=20_000)
+    update = _engine.Update(lr=0.01, optimizer="adam", batch_size=20_000)
+    opt = _engine.OptimizerState.fresh(update, network.n_params, np.float64)
+    data = _engine.prepare(network, _engine.as_inputs(X, np.float64), update)
+    monkeypatch.setattr(_engine, "WORK_PER_CALL", network.n_params)  # one row a call
+    calls = []
+    real = _kernels.batch_gradient
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_kernels, "batch_gradient", counting)
+    done, thread = interrupt_when(lambda: len(calls) >= 3)
+    try:
+        result = _engine.train_epoch(network, params, data, Y, np.arange(20_000), update,
+                                     opt)
+        if result.status is not _engine.Status.INTERRUPTED:
+            time.sleep(5)  # a late Ctrl-C lands here, and fails the test below
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C was not served inside the batch")
+    finally:
+        done.set()
+        thread.join()
+    assert result.status is _engine.Status.INTERRUPTED
+    assert len(calls) < 20_000  # stopped inside the one batch of 20,000 calls
+    assert result.position == 0 and opt.t == 0 and not opt.state.any()
