@@ -174,6 +174,7 @@ def test_float32(solver):
                                     **settings).fit, X32, Y2)
     assert ours.coefs_[0].dtype == np.float32 and ours.predict(X32).dtype == np.float32
     assert np.isfinite(ours.loss_)
+    # float32 rounding, amplified by the optimizer (L-BFGS most: scikit-learn runs it in float64).
     for p, q in zip(params_of(ours), params_of(theirs)):
-        assert_allclose(p, q, rtol=0, atol=2e-3)
-    assert_allclose(ours.predict(X32), theirs.predict(X32), rtol=2e-3)
+        assert_allclose(p, q, rtol=0, atol=2e-4)
+    assert_allclose(ours.predict(X32), theirs.predict(X32), rtol=2e-4)
