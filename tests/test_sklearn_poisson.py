@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn import neural_network as skl
 from sklearn.exceptions import ConvergenceWarning
@@ -178,3 +179,19 @@ def test_float32(solver):
     for p, q in zip(params_of(ours), params_of(theirs)):
         assert_allclose(p, q, rtol=0, atol=2e-4)
     assert_allclose(ours.predict(X32), theirs.predict(X32), rtol=2e-4)
+
+
+def test_sparse_first_layer_path_equals_sklearns():
+    # Per-sample SGD without momentum on mostly-zero scipy.sparse X takes the
+    # kernels' sparse first-layer path.
+    rng = np.random.RandomState(5)
+    Xs = (rng.rand(80, 20) < 0.1).astype(float)
+    y = rng.poisson(np.exp(0.5 * Xs[:, :3].sum(axis=1))).astype(float)
+    settings = dict(loss="poisson", solver="sgd", momentum=0, batch_size=1, alpha=0.0,
+                    learning_rate_init=0.01, max_iter=10, random_state=0,
+                    hidden_layer_sizes=(6,))
+    ours = quiet(MLPRegressor(**settings).fit, sp.csr_matrix(Xs), y)
+    theirs = quiet(skl.MLPRegressor(**settings).fit, Xs, y)
+    for p, q in zip(params_of(ours), params_of(theirs)):
+        assert_allclose(p, q, rtol=0, atol=1e-8)
+    assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-8)
