@@ -191,7 +191,8 @@ _ACTIVATION_LIST = (
     Activation("hard_silu", _hard_silu, keras=("hard_silu", "hard_swish"),
                aliases=("hard_swish",)),
     Activation("relu6", _relu6, keras=("relu6",)),
-    Activation("exponential", _in_double(_exponential), "poisson", keras=("exponential",)),
+    Activation("exponential", _in_double(_exponential), "poisson", sklearn="exp",
+               keras=("exponential",)),
 )
 # The Python formulas of the losses the front ends report; the other kernel
 # losses are reported by the kernels themselves while training.

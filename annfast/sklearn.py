@@ -366,9 +366,6 @@ class _BaseMLP(BaseEstimator):
         """Validation score (R^2 or accuracy) of the outputs ``out`` for targets Y_val."""
         raise NotImplementedError
 
-    def _check_loss(self):
-        """Check the ``loss`` parameter, for the estimators that have one."""
-
     def _check_solver(self):
         """scikit-learn's rule: partial_fit exists for the stochastic solvers only."""
         if self.solver not in SOLVERS:
@@ -380,7 +377,6 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, *, incremental, classes=None):
         cfg = _validated_settings(self)
-        self._check_loss()
         if incremental and cfg.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit, "
                              "or set early_stopping=False")
@@ -451,7 +447,7 @@ class _BaseMLP(BaseEstimator):
         """scikit-learn's L-BFGS fit: scipy's L-BFGS-B over the packed parameters
         with scikit-learn's options; each evaluation is one kernel call over the
         whole training set.  Returns (params, loss, n_iter)."""
-        objective = _FullBatchLoss(network, inputs, Y, cfg.alpha, self._is_classifier)
+        objective = _FullBatchLoss(network, inputs, Y, cfg.alpha)
         iprint = 1 if cfg.verbose >= 1 else -1
         result = scipy.optimize.minimize(
             objective, params[objective.order], method="L-BFGS-B", jac=True,
@@ -482,8 +478,7 @@ class _BaseMLP(BaseEstimator):
         network = _network(sizes, self.activation, self.out_activation_, dtype)
         inputs = _engine.as_inputs(X, dtype, "X", n_features=sizes[0])
         Y = np.asarray(y, dtype=dtype).reshape(inputs.shape[0], -1)
-        objective = _FullBatchLoss(network, inputs, np.ascontiguousarray(Y), self.alpha,
-                                   self._is_classifier)
+        objective = _FullBatchLoss(network, inputs, np.ascontiguousarray(Y), self.alpha)
         loss, grad = objective(packed_coef_inter)
         self._set_coefs(objective.params.copy(), sizes)
         return loss, grad
@@ -516,9 +511,7 @@ class _BaseMLP(BaseEstimator):
                               "going to be clipped", stacklevel=5)
             batch_size = min(cfg.batch_size, n_samples)
         n_batches = -(-n_samples // batch_size)
-        # loss_ follows scikit-learn: mean squared error halved and averaged over
-        # the outputs too (regressor), summed log-loss per sample (classifier).
-        data_scale = 1.0 / (n_samples * (Y.shape[1] if not self._is_classifier else 1))
+        data_scale = _data_scale(network, Y)
         update = optimizer.update(cfg.alpha, batch_size)
         data = _engine.prepare(network, inputs, update)
         sample_idx = np.arange(n_samples, dtype=np.int64)
@@ -680,14 +673,14 @@ class _FullBatchLoss:
     """scikit-learn's full-batch loss and gradient, in its packed order.
 
     The kernel gives the summed loss and gradient; scikit-learn's loss is the
-    mean over samples (log-loss) or half the mean over samples and outputs
-    (squared error), plus ``alpha / (2 n) * sum W^2``; its gradient is
-    ``(sum of per-sample gradients + alpha * W) / n`` (biases without alpha)."""
+    data loss as ``_data_scale`` scales it, plus ``alpha / (2 n) * sum W^2``; its
+    gradient is ``(sum of per-sample gradients + alpha * W) / n`` (biases
+    without alpha)."""
 
-    def __init__(self, network, inputs, Y, alpha, is_classifier):
+    def __init__(self, network, inputs, Y, alpha):
         self.network, self.inputs, self.Y, self.alpha = network, inputs, Y, alpha
         self.n = len(Y)
-        self.data_scale = 1.0 / (self.n * (1 if is_classifier else Y.shape[1]))
+        self.data_scale = _data_scale(network, Y)
         self.order = _sklearn_order(network.sizes)
         self.weights = np.concatenate([np.arange(w0, b0) for w0, b0, *_ in
                                        _params.layer_offsets(network.sizes)])
@@ -704,6 +697,14 @@ class _FullBatchLoss:
         grad /= self.n
         loss = loss_sum * self.data_scale + 0.5 * self.alpha * float(np.dot(W, W)) / self.n
         return loss, grad[self.order]
+
+
+def _data_scale(network, Y):
+    """The factor from the kernels' summed loss to scikit-learn's loss_: it halves
+    the squared error and averages it over samples and outputs; the log-losses
+    and the half Poisson deviance (constant terms included) are summed over the
+    outputs and averaged over the samples."""
+    return 1.0 / (len(Y) * (Y.shape[1] if network.loss == "mse" else 1))
 
 
 def _network(sizes, activation, out_activation, dtype):
@@ -797,11 +798,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = ("""Multi-layer perceptron regressor (squared error), trained by annfast's kernels.
 
     Drop-in for ``sklearn.neural_network.MLPRegressor`` (solvers 'sgd', 'adam',
-    'lbfgs').  Outputs are linear (identity); the loss is half the squared error.
+    'lbfgs').  Outputs are linear (identity) with half the squared error, or
+    exponential with half the Poisson deviance (``loss='poisson'``).
     """ + _PARAMS_DOC.replace("    Parameters\n    ----------\n", """    Parameters
     ----------
-    loss : {'squared_error'}, default='squared_error'
-        Only the squared error; scikit-learn's 'poisson' is not provided.
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        Half the squared error with linear outputs, or half the Poisson
+        deviance with exponential outputs (``out_activation_ = 'exp'``,
+        predictions ``exp(z)``; y must be non-negative counts or rates).
 """, 1))
 
     _is_classifier = False
@@ -875,17 +879,20 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
 
-    def _check_loss(self):
-        if self.loss != "squared_error":
-            raise ValueError(f"loss={self.loss!r} is not provided yet: the kernels have no "
-                             "Poisson loss; use loss='squared_error'")
-
     def _encode_targets(self, y, dtype, *, first_pass, incremental, classes):
         Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
         if not first_pass and Y.shape[1] != getattr(self, "n_outputs_", Y.shape[1]):
             raise ValueError(f"y has {Y.shape[1]} outputs, but the fitted network has "
                              f"{self.n_outputs_}")
-        return Y, "identity", {}
+        # As scikit-learn, a warm start keeps the output of the first fit.
+        out_activation = "exp" if self.loss == "poisson" else "identity"
+        if not first_pass:
+            out_activation = getattr(self, "out_activation_", out_activation)
+        if out_activation == "exp" and Y.size and Y.min() < 0:
+            # scikit-learn 1.9.1 trains on to a NaN loss here; the deviance needs y >= 0.
+            raise ValueError(f"y must be non-negative for loss='poisson' (counts or rates), "
+                             f"but its smallest value is {float(Y.min())!r}")
+        return Y, out_activation, {}
 
     def _score_predictions(self, Y_val, out, extra):
         return r2_score(Y_val, out)

@@ -432,7 +432,8 @@ def test_bad_hyperparameters_raise_sklearns_error(data, params, match):
 @pytest.mark.parametrize("params, error, match", [
     ({"hidden_layer_sizes": (5, 0)}, ValueError, r"hidden_layer_sizes must be > 0, got \[5, 0\]"),
     ({"hidden_layer_sizes": (5, 2.5)}, TypeError, r"hidden_layer_sizes\[1\] must be an integer"),
-    ({"loss": "poisson"}, ValueError, "loss='poisson' is not provided yet"),
+    # These targets are negative: the Poisson deviance needs y >= 0.
+    ({"loss": "poisson"}, ValueError, "y must be non-negative for loss='poisson'"),
 ])
 def test_bad_hyperparameters_found_in_fit(data, params, error, match):
     X, Y = data

@@ -25,9 +25,8 @@ ANNFAST_IMPORT = "from annfast.sklearn import MLPClassifier, MLPRegressor\n"
 #: Test functions (by name) that need features the kernels lack this round.
 NEEDS_KERNELS = {
     "test_mlp_sample_weight_with_early_stopping": "needs per-sample weights",
-    "test_mlp_vs_poisson_glm_equivalent": "needs the Poisson loss",
 }
-REASON = "needs per-sample weights / poisson kernels (issue 12)"
+REASON = "needs per-sample weights (issue 14)"
 
 # The child process marks the expected failures and records every outcome.
 CONFTEST = textwrap.dedent("""
