@@ -425,21 +425,24 @@ def fit(network, params, data, Y, *, epochs, update, opt=None, order=None, on_ep
     in ``last`` and the parameters are those of the epoch before.
     """
     n = len(Y)
-    done = 0
-    for epoch in range(first_epoch, first_epoch + epochs):
-        epoch_order = order(epoch) if order is not None else np.arange(n, dtype=np.int64)
-        hook = None if on_chunk is None else (lambda k, s, e=epoch: on_chunk(e, k, s))
-        result = train_epoch(network, params, data, Y, epoch_order, update, opt, hook, per_call)
-        if result.status is not Status.DONE:
-            return FitResult(result.status, params, opt, done, result, epoch)
-        params, opt = result.params, result.opt
-        done += 1
-        try:
-            stop = on_epoch is not None and on_epoch(epoch, result, params, opt)
-        except KeyboardInterrupt:
-            return FitResult(Status.INTERRUPTED, params, opt, done, result, epoch)
-        if stop:
-            break
+    done, epoch, result = 0, first_epoch, None
+    try:
+        # Ctrl-C anywhere in here (a kernel call, a hook, the shuffle) ends the
+        # run with the last completed epoch, never half of one.
+        for epoch in range(first_epoch, first_epoch + epochs):
+            epoch_order = order(epoch) if order is not None else np.arange(n, dtype=np.int64)
+            hook = None if on_chunk is None else (lambda k, s, e=epoch: on_chunk(e, k, s))
+            result = train_epoch(network, params, data, Y, epoch_order, update, opt, hook,
+                                 per_call)
+            if result.status is not Status.DONE:
+                return FitResult(result.status, params, opt, done, result, epoch)
+            params, opt = result.params, result.opt
+            done += 1
+            if on_epoch is not None and on_epoch(epoch, result, params, opt):
+                break
+    except KeyboardInterrupt:
+        interrupted = EpochResult(Status.INTERRUPTED, 0.0, n)
+        return FitResult(Status.INTERRUPTED, params, opt, done, interrupted, epoch)
     return FitResult(Status.DONE, params, opt, done)
 
 
