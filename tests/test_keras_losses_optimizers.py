@@ -248,3 +248,16 @@ def test_every_optimizer_string_trains(name):
     history = model.fit(X, ONE_HOT, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert model.optimizer._state.size == model.optimizer._state_size(model.count_params())
+
+
+def test_on_batch_calls_take_sample_weights():
+    w = rng.uniform(0.5, 1.5, size=40)
+    a, b = _model(), _model()
+    b.set_weights(a.get_weights())
+    loss = a.train_on_batch(X, ONE_HOT, sample_weight=w)
+    b.fit(X, ONE_HOT, batch_size=40, shuffle=False, verbose=0, sample_weight=w)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert loss == b.history.history["loss"][0]
+    assert a.test_on_batch(X, ONE_HOT, sample_weight=w) == pytest.approx(
+        a.evaluate(X, ONE_HOT, sample_weight=w, verbose=0), rel=1e-12)

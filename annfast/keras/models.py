@@ -512,12 +512,16 @@ class Sequential:
 
         Parameters
         ----------
-        optimizer : {'rmsprop', 'sgd', 'adam'} or an optimizer instance, default 'rmsprop'
-            Strings take Keras' defaults: SGD(0.01), RMSprop(0.001, rho=0.9,
-            epsilon=1e-7), Adam(0.001, 0.9, 0.999, 1e-7).
-        loss : str or Loss
-            'mean_squared_error'/'mse', 'binary_crossentropy',
-            'categorical_crossentropy' or 'sparse_categorical_crossentropy'.
+        optimizer : str or an optimizer instance, default 'rmsprop'
+            'sgd', 'rmsprop', 'adam', 'adamw', 'adagrad', 'adadelta', 'adamax',
+            'nadam', with Keras' defaults (e.g. SGD(0.01), RMSprop(0.001,
+            rho=0.9, epsilon=1e-7), Adam(0.001, 0.9, 0.999, 1e-7)).
+        loss : str, Loss or a function of ``keras.losses``
+            'mean_squared_error'/'mse', 'mean_absolute_error'/'mae', 'huber',
+            'log_cosh', 'poisson', 'kl_divergence'/'kld', 'hinge',
+            'squared_hinge', 'binary_crossentropy', 'categorical_crossentropy',
+            'sparse_categorical_crossentropy'; the classes take Keras' options
+            (``from_logits``, ``label_smoothing``, ``delta``).
         metrics : list of str or Metric objects, optional
             'acc'/'accuracy' (binary, categorical or sparse chosen from the
             shapes, reported under the name given), 'mse', 'mae', 'auc', or
@@ -957,19 +961,20 @@ class Sequential:
         self._require_layers("predict_on_batch")
         return self._forward(self._inputs(x, "x"))
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """Loss and metrics on one batch, as ``evaluate`` returns them."""
         return self.evaluate(x, y, batch_size=max(len(np.asarray(x)), 1), verbose=0,
-                             return_dict=return_dict)
+                             return_dict=return_dict, sample_weight=sample_weight)
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on the whole of (x, y) as a single batch; returns the
         loss (and metrics) of that batch, as Keras: the loss before the step, the
         metrics on the outputs after it."""
         n = len(np.asarray(x)) if not is_sparse(x) else x.shape[0]
         kept = self.history  # as Keras, a single step is no fit: the History stays
         try:
-            history = self.fit(x, y, batch_size=max(n, 1), epochs=1, verbose=0, shuffle=False)
+            history = self.fit(x, y, batch_size=max(n, 1), epochs=1, verbose=0, shuffle=False,
+                               sample_weight=sample_weight, class_weight=class_weight)
         finally:
             self.history = kept
         logs = {k: v[-1] for k, v in history.history.items()}
