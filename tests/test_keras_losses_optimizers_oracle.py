@@ -179,3 +179,17 @@ def test_sample_and_class_weights_train_and_report_as_keras():
     _train_both(ours, theirs, ONE_HOT, epochs=1, class_weight={0: 0.5, 1: 2.0, 2: 1.0})
     ours, theirs = _pair(1, "sigmoid", lambda k: "binary_crossentropy")
     _train_both(ours, theirs, BINARY[:, :1], epochs=1, class_weight={0: 3.0, 1: 0.5})
+
+
+def test_evaluate_with_sample_weights_and_metrics_as_keras():
+    """Keras 3 weights the loss, not the compiled metrics (those are unweighted)."""
+    w = rng.uniform(0, 2, size=N).astype(np.float32)
+    ours, theirs = _pair(3, "softmax", lambda k: "categorical_crossentropy")
+    for model in (ours, theirs):
+        model.compile(optimizer="sgd", loss="categorical_crossentropy",
+                      metrics=["accuracy", "mae"])
+    got = ours.evaluate(X, ONE_HOT, sample_weight=w, verbose=0, return_dict=True)
+    expected = theirs.evaluate(X, ONE_HOT, sample_weight=w, verbose=0, return_dict=True)
+    assert set(got) == set(expected)
+    for key in got:
+        assert got[key] == pytest.approx(float(expected[key]), rel=1e-5), key
