@@ -193,3 +193,13 @@ def test_evaluate_with_sample_weights_and_metrics_as_keras():
     assert set(got) == set(expected)
     for key in got:
         assert got[key] == pytest.approx(float(expected[key]), rel=1e-5), key
+
+
+@pytest.mark.parametrize("weighting", ["sample_weight", "class_weight"])
+def test_validation_split_with_weights_as_keras(weighting):
+    weights = {"sample_weight": rng.uniform(0.2, 2, size=N).astype(np.float32),
+               "class_weight": {0: 0.3, 1: 2.0, 2: 1.0}}
+    ours, theirs = _pair(3, "softmax", lambda k: "sparse_categorical_crossentropy",
+                         lambda k: k.optimizers.Adam(0.01))
+    _train_both(ours, theirs, LABELS, epochs=2, validation_split=0.3,
+                **{weighting: weights[weighting]})

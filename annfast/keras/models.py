@@ -724,7 +724,11 @@ class Sequential:
             val = (X.take(slice(split_at, None)), Y[split_at:], y_raw[split_at:])
             X, Y, y_raw = X.take(slice(None, split_at)), Y[:split_at], y_raw[:split_at]
             if weights is not None:
+                # As Keras: sample weights are split with the rows; class weights
+                # weight the training rows only.
                 weights, val_weights = weights[:split_at], weights[split_at:]
+                if class_weight is not None:
+                    val_weights = None
                 if not weights.any():
                     raise ValueError("sample_weight is all zeros on the training rows left "
                                      "after validation_split")
