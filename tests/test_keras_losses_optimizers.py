@@ -261,3 +261,18 @@ def test_on_batch_calls_take_sample_weights():
     assert loss == b.history.history["loss"][0]
     assert a.test_on_batch(X, ONE_HOT, sample_weight=w) == pytest.approx(
         a.evaluate(X, ONE_HOT, sample_weight=w, verbose=0), rel=1e-12)
+
+
+def test_a_scheduled_learning_rate_reads_as_its_current_value_and_is_not_settable():
+    schedule = optimizers.schedules.ExponentialDecay(0.1, 5, 0.5)
+    optimizer = optimizers.SGD(schedule)
+    assert optimizer.learning_rate == pytest.approx(0.1)
+    model = _model(optimizer=optimizer)
+    model.fit(X, ONE_HOT, batch_size=8, verbose=0)  # five steps
+    assert optimizer.learning_rate == pytest.approx(0.05)
+    with pytest.raises(TypeError, match="is a schedule"):
+        optimizer.learning_rate = 0.01
+    assert optimizer.get_config()["learning_rate"]["class_name"] == "ExponentialDecay"
+    plain = optimizers.SGD(0.1)
+    plain.learning_rate = 0.02  # callbacks set it
+    assert plain._kernel_args()["lr"] == 0.02

@@ -58,7 +58,7 @@ class Optimizer:
 
     def __init__(self, learning_rate, name, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None):
-        self.learning_rate = _check_rate(learning_rate)
+        self._learning_rate = _check_rate(learning_rate)
         self.weight_decay = _check_optional(weight_decay, "weight_decay")
         clips = {"clipnorm": clipnorm, "clipvalue": clipvalue,
                  "global_clipnorm": global_clipnorm}
@@ -84,12 +84,28 @@ class Optimizer:
         self._iterations = check_iterations(value)
 
     @property
+    def learning_rate(self):
+        """The learning rate: the number given, or a schedule's (callable's) value at
+        the current step count.  Settable (callbacks set it) unless it is a schedule,
+        as in Keras; a new value is checked when training starts."""
+        if self._scheduled:
+            return self._rate_at(self._iterations)
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(getattr(self, "_learning_rate", None)):
+            raise TypeError("this optimizer's learning_rate is a schedule (or a callable), "
+                            "so it cannot be set; give the optimizer a number instead")
+        self._learning_rate = value
+
+    @property
     def _scheduled(self):
         """Whether the learning rate changes from step to step (a schedule or callable)."""
-        return callable(self.learning_rate)
+        return callable(self._learning_rate)
 
     def _rate_at(self, step):
-        return schedules.rate_at(self.learning_rate, step)
+        return schedules.rate_at(self._learning_rate, step)
 
     # -- what the kernel needs ---------------------------------------------------------
 
@@ -149,13 +165,15 @@ class Optimizer:
         # Pickles from before iterations became a property hold it as a plain attribute.
         if "iterations" in state:
             state["_iterations"] = state.pop("iterations")
+        if "learning_rate" in state:  # a plain attribute before schedules
+            state["_learning_rate"] = state.pop("learning_rate")
         state.setdefault("_owner", None)
         for argument in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             state.setdefault(argument, None)
         self.__dict__.update(state)
 
     def get_config(self):
-        rate = self.learning_rate
+        rate = self._learning_rate
         if isinstance(rate, schedules.LearningRateSchedule):
             rate = schedules.serialize(rate)
         return {"learning_rate": rate, "weight_decay": self.weight_decay,

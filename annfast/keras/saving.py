@@ -29,8 +29,8 @@ FILE_KIND = "keras.Sequential"
 
 def model_config(model):
     """The JSON-able description of model stored in its file."""
-    if model.compiled and callable(model.optimizer.learning_rate) and not isinstance(
-            model.optimizer.learning_rate, optimizers_module.schedules.LearningRateSchedule):
+    rate = model.optimizer._learning_rate if model.compiled else None
+    if callable(rate) and not isinstance(rate, optimizers_module.schedules.LearningRateSchedule):
         raise ValueError("a model whose learning_rate is a plain callable cannot be saved; "
                          "use a schedule from keras.optimizers.schedules")
     config = {
