@@ -276,3 +276,10 @@ def test_a_scheduled_learning_rate_reads_as_its_current_value_and_is_not_settabl
     plain = optimizers.SGD(0.1)
     plain.learning_rate = 0.02  # callbacks set it
     assert plain._kernel_args()["lr"] == 0.02
+
+
+def test_only_keras_default_reduction_is_taken():
+    assert losses.Huber(reduction="sum_over_batch_size").delta == 1.0
+    with pytest.raises(ValueError, match="reduction='sum' is not valid; expected one of: "
+                                         "'sum_over_batch_size'"):
+        losses.BinaryCrossentropy(reduction="sum")

@@ -47,7 +47,9 @@ class Loss:
     kernel_loss = "mse"
     name = "loss"
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        # Training divides each batch by its length: Keras' default is the one reduction.
+        check_choice(reduction, "reduction", ("sum_over_batch_size",))
         if name is not None:
             if not isinstance(name, str):
                 raise TypeError(f"name must be a string, got {name!r:.60}")
@@ -170,8 +172,8 @@ class Huber(Loss):
     kernel_loss = "huber"
     name = "huber_loss"
 
-    def __init__(self, delta=1.0, name=None):
-        super().__init__(name)
+    def __init__(self, delta=1.0, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name, reduction)
         self.delta = check_scalar(delta, "delta", low=0, low_inclusive=False)
 
     def arch_options(self):
@@ -275,8 +277,9 @@ class SquaredHinge(Hinge):
 class _Crossentropy(Loss):
     """The options shared by the cross-entropies."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name=None):
-        super().__init__(name)
+    def __init__(self, from_logits=False, label_smoothing=0.0, name=None,
+                 reduction="sum_over_batch_size"):
+        super().__init__(name, reduction)
         self.from_logits = check_bool(from_logits, "from_logits")
         self.label_smoothing = check_scalar(label_smoothing, "label_smoothing", low=0, high=1)
 
@@ -341,8 +344,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     name = "sparse_categorical_crossentropy"
 
-    def __init__(self, from_logits=False, name=None):
-        super().__init__(from_logits=from_logits, name=name)
+    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size"):
+        super().__init__(from_logits=from_logits, name=name, reduction=reduction)
 
     def get_config(self):
         return {"from_logits": self.from_logits, "name": self.name}

@@ -890,7 +890,7 @@ class Sequential:
                 if weights is not None:
                     losses = losses * weights[rows]
                 loss_sum += float(np.sum(losses))
-                logs = {"loss": loss_sum / rows.stop}
+                logs = {"loss": loss_sum / rows.stop + self._penalty_value()}
             else:
                 logs = {"outputs": out[rows]}
             cbs.call(f"on_{kind}_batch_end", b, logs)
