@@ -160,6 +160,9 @@ class Update:
     optimizers' constants and Keras' clipping and decoupled weight decay (see
     ``_kernels.train``).  ``zero_biases`` holds indices of parameters kept at
     exactly zero (biases of layers without one): they force one step per call.
+    ``sample_weight``: None or one weight per row of the training data (Keras'
+    rule: a weight multiplies its sample's loss and delta, a batch divides by
+    its length).
     """
 
     lr: float
@@ -180,6 +183,7 @@ class Update:
     global_clipnorm: float = 0.0
     penalties: object = None
     zero_biases: object = None
+    sample_weight: object = None
 
     @property
     def per_sample_sgd(self):
@@ -199,6 +203,8 @@ class Update:
                     clipnorm=self.clipnorm, global_clipnorm=self.global_clipnorm)
         if self.penalties is not None:
             args["penalties"] = self.penalties
+        if self.sample_weight is not None:
+            args["sample_weight"] = self.sample_weight
         return args
 
     def state_size(self, n_params):
@@ -308,8 +314,9 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     """Train copies of ``params`` and ``opt`` over ``data`` (``Prepared``) in the
     given order; return an EpochResult.  ``params``/``opt`` are never written.
 
-    ``on_chunk(n_done, loss_sum)`` runs between kernel calls; if it returns
-    True the epoch ends there (DONE, over the samples seen).  ``per_call``
+    ``on_chunk(n_done, loss_sum)`` runs between kernel calls (it may change
+    ``update.lr``: the next call uses it); if it returns True the epoch ends
+    there (DONE, over the samples seen).  ``per_call``
     fixes the samples per kernel call (a multiple of the batch size: one batch
     per call lets a front end run per-batch hooks).  Ctrl-C
     (KeyboardInterrupt) there or in a kernel call ends the epoch as INTERRUPTED.
@@ -336,12 +343,14 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
         while pos < n:
             stop = min(pos + per_call, n)
             chunk = order[pos:stop]
+            args["lr"] = update.lr  # on_chunk may have set it (a schedule's next step)
             if data.csr is not None:
                 status, part, done = _kernels.train_sparse(arch, work, *data.csr, Y, chunk,
-                                                            lr=update.lr, l2=update.l2)
+                                                            lr=update.lr, l2=update.l2,
+                                                            sample_weight=update.sample_weight)
             elif split_rows is not None:
                 status, part, done = _split_batch(arch, work, work_opt, data.dense, Y, chunk,
-                                                  split_rows, args)
+                                                  split_rows, args, update.sample_weight)
             else:
                 status, part, done, work_opt.t = _kernels.train(
                     arch, work, work_opt.state, data.dense, Y, chunk, t=work_opt.t, **args)
@@ -364,14 +373,14 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     return EpochResult(Status.DONE, total, n, params=work, opt=work_opt)
 
 
-def _split_batch(arch, params, opt, X, Y, batch, rows, args):
+def _split_batch(arch, params, opt, X, Y, batch, rows, args, sample_weight=None):
     """One step on ``batch``, its gradient summed over calls of ``rows`` samples
     (Ctrl-C is served between them); returns ``(status, loss_sum, n_done)``
     as ``_kernels.train``.  The same step as one call, up to summation order."""
     grad, total = None, 0.0
     for start in range(0, len(batch), rows):
-        part_grad, part, status, done = _kernels.batch_gradient(arch, params, X, Y,
-                                                                batch[start:start + rows])
+        part_grad, part, status, done = _kernels.batch_gradient(
+            arch, params, X, Y, batch[start:start + rows], sample_weight=sample_weight)
         total += part
         if status != _kernels.OK:
             return status, total, start + done
@@ -379,7 +388,7 @@ def _split_batch(arch, params, opt, X, Y, batch, rows, args):
             grad = part_grad
         else:
             grad += part_grad
-    step_args = {k: v for k, v in args.items() if k != "batch_size"}
+    step_args = {k: v for k, v in args.items() if k not in ("batch_size", "sample_weight")}
     opt.t, penalty = _kernels.apply_gradient(arch, params, opt.state, grad, len(batch),
                                              t=opt.t, **step_args)
     return _kernels.OK, total + penalty, len(batch)

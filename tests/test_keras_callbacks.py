@@ -10,7 +10,7 @@ import pytest
 
 from annfast import _engine, keras
 from annfast.keras import callbacks, layers
-from tests.keras_oracle import real_keras
+from keras_oracle import real_keras
 
 rng = np.random.default_rng(5)
 X = rng.normal(size=(100, 3))

@@ -7,7 +7,7 @@ import pytest
 
 from annfast import keras
 from annfast.keras import initializers, layers
-from tests.keras_oracle import real_keras, to_numpy
+from keras_oracle import real_keras, to_numpy
 
 rng = np.random.default_rng(11)
 

@@ -6,7 +6,7 @@ import pytest
 
 from annfast import keras
 from annfast.keras import metrics
-from tests.keras_oracle import real_keras, to_numpy
+from keras_oracle import real_keras, to_numpy
 
 rng = np.random.default_rng(7)
 N, K = 257, 4

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from annfast import keras
-from tests.keras_oracle import real_keras, to_numpy
+from keras_oracle import real_keras, to_numpy
 
 rng = np.random.default_rng(21)
 N, D = 70, 5  # 70 rows at batch 16: a short last batch

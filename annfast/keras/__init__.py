@@ -4,9 +4,13 @@ Change one line of a Keras script, ``from tensorflow import keras`` to
 ``from annfast import keras``, and the supported subset runs the same way:
 ``Sequential`` and functional ``Model`` chains of ``Dense`` layers, with
 Flatten, Rescaling and Normalization before them and activation layers
-(Activation, ReLU, LeakyReLU, Softmax) folded into them; the losses mean
-squared error, binary, categorical and sparse categorical cross-entropy; the
-optimizers SGD (with momentum / Nesterov), RMSprop and Adam; Keras' metrics
+(Activation, ReLU, LeakyReLU, Softmax) folded into them; Keras' losses (mean
+squared and absolute error, Huber, log-cosh, Poisson, KL divergence, hinge,
+squared hinge, binary, categorical and sparse categorical cross-entropy, with
+from_logits and label_smoothing); the optimizers SGD (with momentum /
+Nesterov), RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax and Nadam with
+clipping, weight decay and learning-rate schedules; L1/L2 regularizers;
+sample and class weights; Keras' metrics
 (accuracy variants, AUC, Precision, Recall, ...), callbacks (EarlyStopping,
 ModelCheckpoint, ReduceLROnPlateau, ...) and initializers, with Keras'
 defaults (batch 32, glorot_uniform, RMSprop when no optimizer is named).
@@ -23,6 +27,7 @@ from annfast.keras import (
     metrics,
     models,
     optimizers,
+    regularizers,
     utils,
 )
 from annfast.keras.layers import Input
@@ -30,5 +35,6 @@ from annfast.keras.models import Model, Sequential, load_model
 
 __all__ = [
     "Input", "Model", "Sequential", "load_model", "activations", "backend", "callbacks",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils",
+    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+    "utils",
 ]

@@ -25,7 +25,7 @@ import numpy as np
 
 from annfast import activations
 from annfast._validation import check_bool, check_dtype, check_scalar
-from annfast.keras import _naming, initializers
+from annfast.keras import _naming, initializers, regularizers
 from annfast.keras import activations as keras_activations
 
 __all__ = ["Layer", "Dense", "Input", "InputLayer", "Flatten", "Rescaling", "Normalization",
@@ -37,7 +37,8 @@ LEAKY_SLOPE = 0.2
 SUPPORTED_LAYERS = ("Dense, Input/InputLayer, Flatten, Rescaling, Normalization, Activation, "
                     "ReLU, LeakyReLU, Softmax and nested Sequential models")
 DENSE_ARGUMENTS = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-                   "input_dim", "input_shape", "dtype", "name")
+                   "kernel_regularizer", "bias_regularizer", "input_dim", "input_shape",
+                   "dtype", "name")
 LAYER_ARGUMENTS = ("input_shape", "dtype", "name")
 
 
@@ -241,8 +242,8 @@ class Dense(Layer):
     _prefix = "dense"
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", *, input_dim=None, input_shape=None, dtype=None,
-                 name=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, *,
+                 input_dim=None, input_shape=None, dtype=None, name=None, **kwargs):
         reject_unsupported("Dense", kwargs, DENSE_ARGUMENTS)
         self.units = _check_dim(units, "units")
         self._act = resolve_activation(activation)
@@ -254,6 +255,8 @@ class Dense(Layer):
         initializers.get(bias_initializer, "bias_initializer")
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
         if input_dim is not None and input_shape is not None:
             raise ValueError("pass input_dim or input_shape, not both")
         super().__init__(name, dtype)
@@ -282,6 +285,8 @@ class Dense(Layer):
             "activation": self.activation, "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         }
 
     def count_params(self):

@@ -50,6 +50,7 @@ from annfast.keras import _naming, _progress
 from annfast.keras import losses as losses_module
 from annfast.keras import metrics as metrics_module
 from annfast.keras import optimizers as optimizers_module
+from annfast.keras import regularizers as regularizers_module
 from annfast.keras.callbacks import (
     BATCH_HOOKS,
     PREDICT_BATCH_HOOKS,
@@ -79,7 +80,8 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"  # Keras' floatx
 WEIGHTS_KIND = "keras.weights"
 FIT_ARGUMENTS = ("x", "y", "batch_size", "epochs", "verbose", "validation_split",
-                 "validation_data", "shuffle", "initial_epoch", "callbacks", "validation_freq")
+                 "validation_data", "shuffle", "initial_epoch", "callbacks", "validation_freq",
+                 "sample_weight", "class_weight")
 PROGRESS_UPDATES = 50  # kernel calls per epoch when a live progress bar is drawn
 
 
@@ -429,7 +431,16 @@ class Sequential:
         acts = [self._effective_activation(i) for i in range(len(self._layers))]
         slopes = [param for name, param in acts if name == "leaky_relu"]
         return _engine.Network(sizes, [name for name, _ in acts], loss.kernel_loss, self.dtype,
-                               slopes[0] if slopes else LEAKY_SLOPE, loss.scale(sizes[-1]))
+                               slopes[0] if slopes else LEAKY_SLOPE, loss.scale(sizes[-1]),
+                               **loss.arch_options())
+
+    def _penalties(self):
+        """The Dense layers' regularizers as the kernel's (n_layers, 4) penalties, or None."""
+        rows = [regularizers_module.penalty_row(layer.kernel_regularizer,
+                                                layer.bias_regularizer)
+                for layer in self._layers]
+        penalties = np.array(rows, dtype=np.float64).reshape(len(rows), 4)
+        return penalties if penalties.any() else None
 
     def _frozen_bias_index(self, sizes=None):
         """Indices in the flat buffer of the biases of use_bias=False layers, or None
@@ -501,12 +512,16 @@ class Sequential:
 
         Parameters
         ----------
-        optimizer : {'rmsprop', 'sgd', 'adam'} or an optimizer instance, default 'rmsprop'
-            Strings take Keras' defaults: SGD(0.01), RMSprop(0.001, rho=0.9,
-            epsilon=1e-7), Adam(0.001, 0.9, 0.999, 1e-7).
-        loss : str or Loss
-            'mean_squared_error'/'mse', 'binary_crossentropy',
-            'categorical_crossentropy' or 'sparse_categorical_crossentropy'.
+        optimizer : str or an optimizer instance, default 'rmsprop'
+            'sgd', 'rmsprop', 'adam', 'adamw', 'adagrad', 'adadelta', 'adamax',
+            'nadam', with Keras' defaults (e.g. SGD(0.01), RMSprop(0.001,
+            rho=0.9, epsilon=1e-7), Adam(0.001, 0.9, 0.999, 1e-7)).
+        loss : str, Loss or a function of ``keras.losses``
+            'mean_squared_error'/'mse', 'mean_absolute_error'/'mae', 'huber',
+            'log_cosh', 'poisson', 'kl_divergence'/'kld', 'hinge',
+            'squared_hinge', 'binary_crossentropy', 'categorical_crossentropy',
+            'sparse_categorical_crossentropy'; the classes take Keras' options
+            (``from_logits``, ``label_smoothing``, ``delta``).
         metrics : list of str or Metric objects, optional
             'acc'/'accuracy' (binary, categorical or sparse chosen from the
             shapes, reported under the name given), 'mse', 'mae', 'auc', or
@@ -566,6 +581,31 @@ class Sequential:
         self._seen_shape = X.shape[1:]
         return X
 
+    def _fit_weights(self, sample_weight, class_weight, y_raw, n):
+        """The per-sample weights of fit (None: all 1), validated before training."""
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("give sample_weight or class_weight, not both")
+        if sample_weight is not None:
+            return losses_module.check_sample_weight(sample_weight, n)
+        if class_weight is None:
+            return None
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight must be a dict {{class index: weight}}, got "
+                            f"{class_weight!r:.60}")
+        if y_raw.ndim == 2 and y_raw.shape[1] > 1:
+            classes = np.argmax(y_raw, axis=1)
+        else:
+            classes = np.round(y_raw.reshape(-1)).astype(np.int64)
+        table = {}
+        for key, value in class_weight.items():
+            if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+                raise TypeError(f"class_weight keys must be class indices (int), got {key!r:.40}")
+            table[int(key)] = check_scalar(value, f"class_weight[{key}]", low=0)
+        weights = np.array([table.get(int(c), 1.0) for c in classes], dtype=np.float64)
+        if n and not weights.any():
+            raise ValueError("class_weight gives every sample a weight of zero")
+        return weights
+
     def _as_targets(self, y, n, argument):
         """Return (Y for the kernel (n, k), y as given for the metrics (float64, 1-D or 2-D))."""
         if y is None:
@@ -591,10 +631,13 @@ class Sequential:
             out = layer._call_array(out)
         return out
 
-    def _logs(self, out, Y, y_raw, metric_fns, prefix="", loss=None):
-        """Loss (computed from ``out`` unless given) and metrics, keyed as Keras reports."""
+    def _logs(self, out, Y, y_raw, metric_fns, prefix="", loss=None, weights=None):
+        """Loss (computed from ``out`` unless given; weighted by ``weights`` and divided
+        by the number of samples, as Keras) and metrics, keyed as Keras reports."""
         if loss is None:
-            loss = float(np.mean(self._loss.per_sample(Y, out)))
+            losses = self._loss.per_sample(Y, out)
+            loss = float(np.mean(losses if weights is None else losses * weights))
+            loss += self._penalty_value()
         logs = {f"{prefix}loss": loss}
         for name, fn in metric_fns.items():
             logs[f"{prefix}{name}"] = fn(y_raw, out)
@@ -609,7 +652,8 @@ class Sequential:
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            callbacks=None, validation_freq=1, **kwargs):
+            callbacks=None, validation_freq=1, sample_weight=None, class_weight=None,
+            **kwargs):
         """Train the model; return a ``History``.
 
         Parameters
@@ -632,6 +676,13 @@ class Sequential:
         shuffle : bool, default True
             Visit the samples in a new random order every epoch.
         initial_epoch : int, default 0
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, not all zero: a weight multiplies its sample's
+            loss and gradient; a batch's loss is the weighted sum over its length
+            (Keras' "sum_over_batch_size").
+        class_weight : dict {class index: weight}, optional
+            Each sample weighted by its class (the label, the argmax of a one-hot
+            row, or a 0/1 value rounded); classes not in the dict weigh 1.
 
         Returns
         -------
@@ -654,11 +705,15 @@ class Sequential:
         validation_freq = check_scalar(validation_freq, "validation_freq", low=1, integer=True)
         X = self._as_inputs(x, "x")
         Y, y_raw = self._as_targets(y, len(X), "y")
-        val = None
+        weights = self._fit_weights(sample_weight, class_weight, y_raw, len(X))
+        val, val_weights = None, None
         if validation_data is not None:
-            xv, yv = _unpack_validation(validation_data)
+            xv, yv, wv = _unpack_validation(validation_data)
             Xv = self._as_inputs(xv, "validation_data[0]", X.shape[1])
             val = (Xv, *self._as_targets(yv, len(Xv), "validation_data[1]"))
+            if wv is not None:
+                val_weights = losses_module.check_sample_weight(wv, len(Xv),
+                                                                "validation_data[2]")
         elif validation_split > 0:
             n_all = len(X)
             split_at = int(math.floor(n_all * (1.0 - validation_split)))
@@ -668,14 +723,26 @@ class Sequential:
                                  f"{validation_split}; give more data or another fraction")
             val = (X.take(slice(split_at, None)), Y[split_at:], y_raw[split_at:])
             X, Y, y_raw = X.take(slice(None, split_at)), Y[:split_at], y_raw[:split_at]
+            if weights is not None:
+                # As Keras: sample weights are split with the rows; class weights
+                # weight the training rows only.
+                weights, val_weights = weights[:split_at], weights[split_at:]
+                if class_weight is not None:
+                    val_weights = None
+                if not weights.any():
+                    raise ValueError("sample_weight is all zeros on the training rows left "
+                                     "after validation_split")
         sizes = [X.shape[1]] + [layer.units for layer in self._layers]
         n_params = _params.n_params(sizes)
+        kernel_args = self.optimizer._kernel_args()
         state = self.optimizer._ensure_state(n_params, self.dtype, self)
         train_metrics = self._metric_fns(y_raw)
         val_metrics = self._metric_fns(val[2]) if val is not None else {}
         network = self._network(sizes)
         update = _engine.Update(batch_size=batch_size, zero_biases=self._frozen_bias_index(sizes),
-                                **self.optimizer._kernel_args())
+                                penalties=self._penalties(), sample_weight=weights,
+                                **kernel_args)
+        scheduled = self.optimizer._scheduled
         data = _engine.prepare(network, X, update)  # proves x finite
         n = len(X)
         steps = -(-n // batch_size)
@@ -689,6 +756,7 @@ class Sequential:
             self.history = history
             self.stop_training = False
             progress = [None]
+            first_step = [self.optimizer.iterations]  # the step count as the epoch began
             last_logs = {}
             cbs.call("on_train_begin", {})
 
@@ -696,6 +764,7 @@ class Sequential:
                 cbs.call("on_epoch_begin", epoch, {})
                 # A callback may have changed the rate (LearningRateScheduler).
                 update.lr = self.optimizer._kernel_args()["lr"]
+                first_step[0] = self.optimizer.iterations
                 _progress.epoch_header(epoch, epochs, verbose)
                 progress[0] = _progress.Progress(steps, verbose)
                 if per_batch:
@@ -704,6 +773,8 @@ class Sequential:
 
             def on_chunk(epoch, done, loss_sum):
                 batch = -(-done // batch_size)
+                if scheduled:  # the rate of the next step, from its step count
+                    update.lr = self.optimizer._rate_at(first_step[0] + batch)
                 logs = {"loss": loss_sum / done}
                 if live:
                     progress[0].update(batch, logs)
@@ -730,8 +801,9 @@ class Sequential:
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     # Validation is an evaluate() pass for the callbacks, as in Keras.
                     cbs.call("on_test_begin", {})
-                    out = self._batched(val[0], batch_size, cbs, "test", val[1])
-                    val_logs = self._logs(out, val[1], val[2], val_metrics)
+                    out = self._batched(val[0], batch_size, cbs, "test", val[1], val_weights)
+                    val_logs = self._logs(out, val[1], val[2], val_metrics,
+                                          weights=val_weights)
                     cbs.call("on_test_end", dict(val_logs))
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 cbs.call("on_epoch_end", epoch, logs)
@@ -749,8 +821,8 @@ class Sequential:
             result = _engine.fit(network, self._params, data, Y, epochs=epochs - initial_epoch,
                                  first_epoch=initial_epoch, update=update, opt=opt, order=order,
                                  on_epoch=on_epoch,
-                                 on_chunk=on_chunk if live or per_batch else None,
-                                 per_call=batch_size if per_batch else None)
+                                 on_chunk=on_chunk if live or per_batch or scheduled else None,
+                                 per_call=batch_size if per_batch or scheduled else None)
             if result.status is _engine.Status.DONE:
                 cbs.call("on_train_end", dict(last_logs))
         if result.status is _engine.Status.INTERRUPTED:
@@ -787,7 +859,20 @@ class Sequential:
         self._ensure_built(X)
         return X
 
-    def _batched(self, X, batch_size, cbs, kind, Y=None):
+    def _penalty_value(self):
+        """The regularizers' term of the loss at the current weights (Keras adds it)."""
+        penalties = self._penalties()
+        if penalties is None:
+            return 0.0
+        total = 0.0
+        weights, biases = _params.views(self._params, self._sizes, bias_shape="flat")
+        for (k1, k2, b1, b2), W, b in zip(penalties, weights, biases):
+            W, b = W.astype(np.float64), b.astype(np.float64)
+            total += (k1 * np.abs(W).sum() + k2 * np.square(W).sum()
+                      + b1 * np.abs(b).sum() + b2 * np.square(b).sum())
+        return float(total)
+
+    def _batched(self, X, batch_size, cbs, kind, Y=None, weights=None):
         """Outputs for X, one batch at a time with the ``kind`` ('test'/'predict') batch
         hooks when a callback has them, else in one pass."""
         hooks = TEST_BATCH_HOOKS if kind == "test" else PREDICT_BATCH_HOOKS
@@ -801,15 +886,18 @@ class Sequential:
             cbs.call(f"on_{kind}_batch_begin", b, {})
             out[rows] = self._forward(X.take(rows))
             if kind == "test":
-                loss_sum += float(np.sum(self._loss.per_sample(Y[rows], out[rows])))
-                logs = {"loss": loss_sum / rows.stop}
+                losses = self._loss.per_sample(Y[rows], out[rows])
+                if weights is not None:
+                    losses = losses * weights[rows]
+                loss_sum += float(np.sum(losses))
+                logs = {"loss": loss_sum / rows.stop + self._penalty_value()}
             else:
                 logs = {"outputs": out[rows]}
             cbs.call(f"on_{kind}_batch_end", b, logs)
         return out
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
-                 callbacks=None, **kwargs):
+                 callbacks=None, sample_weight=None, **kwargs):
         """Loss and metrics on (x, y) with the current weights.
 
         Returns
@@ -819,7 +907,8 @@ class Sequential:
             of ``metrics_names`` otherwise; a dict if ``return_dict=True``.
         """
         reject_unsupported("evaluate", kwargs,
-                           ("x", "y", "batch_size", "verbose", "return_dict", "callbacks"))
+                           ("x", "y", "batch_size", "verbose", "return_dict", "callbacks",
+                            "sample_weight"))
         self._require_loss("evaluate")
         self._require_layers("evaluate")
         self._require_trainable("evaluate")
@@ -828,12 +917,14 @@ class Sequential:
         return_dict = check_bool(return_dict, "return_dict")
         X = self._inputs(x, "x")
         Y, y_raw = self._as_targets(y, len(X), "y")
+        weights = None if sample_weight is None else losses_module.check_sample_weight(
+            sample_weight, len(X))
         steps = -(-len(X) // batch_size)
         cbs = CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
         progress = _progress.Progress(steps, verbose)
         cbs.call("on_test_begin", {})
-        out = self._batched(X, batch_size, cbs, "test", Y)
-        logs = self._logs(out, Y, y_raw, self._metric_fns(y_raw))
+        out = self._batched(X, batch_size, cbs, "test", Y, weights)
+        logs = self._logs(out, Y, y_raw, self._metric_fns(y_raw), weights=weights)
         cbs.call("on_test_end", dict(logs))
         progress.finish(logs)
         if return_dict:
@@ -874,19 +965,20 @@ class Sequential:
         self._require_layers("predict_on_batch")
         return self._forward(self._inputs(x, "x"))
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """Loss and metrics on one batch, as ``evaluate`` returns them."""
         return self.evaluate(x, y, batch_size=max(len(np.asarray(x)), 1), verbose=0,
-                             return_dict=return_dict)
+                             return_dict=return_dict, sample_weight=sample_weight)
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on the whole of (x, y) as a single batch; returns the
         loss (and metrics) of that batch, as Keras: the loss before the step, the
         metrics on the outputs after it."""
         n = len(np.asarray(x)) if not is_sparse(x) else x.shape[0]
         kept = self.history  # as Keras, a single step is no fit: the History stays
         try:
-            history = self.fit(x, y, batch_size=max(n, 1), epochs=1, verbose=0, shuffle=False)
+            history = self.fit(x, y, batch_size=max(n, 1), epochs=1, verbose=0, shuffle=False,
+                               sample_weight=sample_weight, class_weight=class_weight)
         finally:
             self.history = kept
         logs = {k: v[-1] for k, v in history.history.items()}
@@ -1089,11 +1181,11 @@ def _check_batch_size(batch_size):
 
 def _unpack_validation(validation_data):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise TypeError("validation_data must be a tuple (x_val, y_val)")
-    if len(validation_data) == 3:
-        raise ValueError("validation_data with sample weights (x, y, w) is not supported; "
-                         "pass (x_val, y_val)")
-    return validation_data
+        raise TypeError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                        "sample_weight_val)")
+    if len(validation_data) == 2:
+        return (*validation_data, None)
+    return tuple(validation_data)
 
 
 def _format_bytes(n):

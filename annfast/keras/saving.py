@@ -3,7 +3,8 @@
 A Keras file is an annfast model file (see ``annfast._io``) of kind
 ``keras.Sequential``: its config holds the layers, the dtype and the compile
 settings; its buffer holds the weights, then, when the optimizer has state,
-its two moments (velocities).  Loading checks the file (format, version,
+its state (velocities, moments, accumulators: ``state_size`` values in the
+config; files from before that key hold two moments, 2 x the parameters).  Loading checks the file (format, version,
 checksum; see ``annfast._io.load_model``), then cross-checks the config
 against the buffer before building anything: the layer sizes must fit the
 stored values, the config's dtype must be the buffer's, every value must be
@@ -18,6 +19,7 @@ from annfast import _io, _params
 from annfast._validation import check_layers, check_path
 from annfast.keras import losses as losses_module
 from annfast.keras import optimizers as optimizers_module
+from annfast.keras import regularizers
 from annfast.keras.layers import Dense, InputLayer
 
 __all__ = ["save_model", "load_model"]
@@ -27,6 +29,10 @@ FILE_KIND = "keras.Sequential"
 
 def model_config(model):
     """The JSON-able description of model stored in its file."""
+    rate = model.optimizer._learning_rate if model.compiled else None
+    if callable(rate) and not isinstance(rate, optimizers_module.schedules.LearningRateSchedule):
+        raise ValueError("a model whose learning_rate is a plain callable cannot be saved; "
+                         "use a schedule from keras.optimizers.schedules")
     config = {
         "name": model.name,
         "dtype": model.dtype,
@@ -43,7 +49,8 @@ def model_config(model):
             "metrics": list(model._metric_names),
             "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config(),
                           "iterations": int(opt.iterations),
-                          "has_state": opt._state is not None},
+                          "has_state": opt._state is not None,
+                          "state_size": 0 if opt._state is None else int(opt._state.size)},
         }
     return config
 
@@ -111,9 +118,17 @@ def _from_config(config, buffer, compile):
         if cfg.get("class_name") != "Dense":
             raise ValueError(f"unsupported layer class {cfg.get('class_name')!r:.40}")
         cfg = {k: v for k, v in cfg.items() if k != "class_name"}
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            cfg[key] = regularizers.deserialize(cfg.get(key))
         layers.append(Dense(**cfg, dtype=config["dtype"]))
     model = Sequential(layers, name=config["name"])
-    if model._params.size != n_model or buffer.size not in (n_model, 3 * n_model):
+    settings = config["compile"]
+    n_state = 0
+    if settings is not None and settings["optimizer"]["has_state"]:
+        n_state = settings["optimizer"].get("state_size", 2 * n_model)
+        if isinstance(n_state, bool) or not isinstance(n_state, int) or n_state < 0:
+            raise ValueError(f"state_size must be a non-negative integer, got {n_state!r:.40}")
+    if model._params.size != n_model or buffer.size not in (n_model, n_model + n_state):
         raise ValueError(f"{buffer.size} stored values do not fit {n_model} parameters")
     if not np.isfinite(buffer).all():
         raise ValueError("the stored weights contain NaN or infinity")
@@ -121,19 +136,18 @@ def _from_config(config, buffer, compile):
     if frozen is not None:
         # The kernels add these biases: they must be the zeros use_bias=False means,
         # and so must their optimizer state, which training keeps at zero.
-        stored = [frozen] + ([frozen + n_model, frozen + 2 * n_model]
-                             if buffer.size == 3 * n_model else [])
+        slots = (buffer.size - n_model) // n_model if n_model else 0
+        stored = [frozen + slot * n_model for slot in range(slots + 1)]
         if any(buffer[index].any() for index in stored):
             raise ValueError("a layer with use_bias=False has non-zero stored biases")
     model._params = buffer[:n_model].copy()
-    settings = config["compile"]
     if compile and settings is not None:
         opt_cfg = settings["optimizer"]
         optimizer = optimizers_module.from_config(opt_cfg["class_name"], opt_cfg["config"])
         optimizer.iterations = opt_cfg["iterations"]  # validated by the optimizer
         if opt_cfg["has_state"]:
-            if buffer.size != 3 * n_model:
-                raise ValueError("the optimizer state is missing")
+            if buffer.size != n_model + n_state or n_state != optimizer._state_size(n_model):
+                raise ValueError("the optimizer state is missing or does not fit the optimizer")
             optimizer._state = buffer[n_model:].copy()
         loss = None if settings["loss"] is None else losses_module.deserialize(settings["loss"])
         model.compile(optimizer=optimizer, loss=loss, metrics=settings["metrics"])
