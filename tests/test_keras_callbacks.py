@@ -296,14 +296,17 @@ def test_validation_freq_and_evaluate_hooks():
     result = model.evaluate(X, Y, batch_size=30, verbose=0, callbacks=[Test()],
                             return_dict=True)
     assert seen == ["begin", 0, 1, 2, 3, ["loss", "mae"]]
-    assert result == model.evaluate(X, Y, verbose=0, return_dict=True)
+    # Another batch size streams the same means in another order (and another
+    # prediction block size): equal to rounding.
+    assert result == pytest.approx(model.evaluate(X, Y, verbose=0, return_dict=True),
+                                   rel=1e-6)
     # fit's validation is an evaluate pass for the callbacks, as in Keras.
     seen.clear()
     history = model.fit(X, Y, batch_size=30, epochs=2, verbose=0, validation_split=0.4,
                         callbacks=[Test()])
     assert seen == ["begin", 0, 1, ["loss", "mae"]] * 2
     assert history.history["val_loss"][-1] == pytest.approx(
-        model.evaluate(X[60:], Y[60:], verbose=0, return_dict=True)["loss"], rel=1e-12)
+        model.evaluate(X[60:], Y[60:], verbose=0, return_dict=True)["loss"], rel=1e-6)
 
 
 def test_callbacks_none_and_empty_and_bad_ones():
