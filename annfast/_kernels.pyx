@@ -333,6 +333,17 @@ cdef int64_t _n_out_of_range(const int64_t[::1] values, int64_t n) noexcept:
     return bad
 
 
+cdef _check_in_range(const int64_t[::1] values, int64_t n, str name, str unit):
+    """IndexError naming the first of ``values`` outside [0, n).  Every epoch checks
+    its order (and the CSR indices) again: the check is one branch-free pass, and
+    only a failure looks for the culprit."""
+    cdef int64_t i
+    if _n_out_of_range(values, n):
+        for i in range(values.shape[0]):
+            if values[i] < 0 or values[i] >= n:
+                raise IndexError(f"{name}[{i}] = {values[i]} is out of range for {n} {unit}")
+
+
 cdef _check_hyper(str name, double value, double low, double high, bint high_open):
     """ValueError naming ``name`` unless value is finite and in [low, high] (or [low, high))."""
     ok = np.isfinite(value) and value >= low and (value < high if high_open else value <= high)
@@ -492,11 +503,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
         opt.penalties = &pen[0, 0]
     cdef int kind = opt.kind
     cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
-    if _n_out_of_range(order, n_rows):
-        for i in range(n_order):
-            if order[i] < 0 or order[i] >= n_rows:
-                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
-                                 "samples")
+    _check_in_range(order, n_rows, "order", "samples")
     if n_order == 0:
         return AF_OK, 0.0, 0, t
 
@@ -581,11 +588,7 @@ def batch_gradient(Arch arch, const floating[::1] params, const floating[:, ::1]
         wv = weights
         net.sample_weight = &wv[0]
     cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
-    if _n_out_of_range(order, n_rows):
-        for i in range(n_order):
-            if order[i] < 0 or order[i] >= n_rows:
-                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
-                                 "samples")
+    _check_in_range(order, n_rows, "order", "samples")
     dtype = np.float32 if floating is float else np.float64
     grad_arr = np.zeros(max(arch.n_params, 1), dtype=dtype)
     if n_order == 0:
@@ -693,16 +696,8 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     cdef int64_t n_order = order.shape[0]
     # Every epoch calls this again: the index checks are one branch-free
     # (vectorised) pass each, and only a failure looks for the culprit.
-    if _n_out_of_range(indices, n_in):
-        for i in range(nnz):
-            if indices[i] < 0 or indices[i] >= n_in:
-                raise IndexError(f"indices[{i}] = {indices[i]} is out of range for {n_in} "
-                                 "features")
-    if _n_out_of_range(order, n_rows):
-        for i in range(n_order):
-            if order[i] < 0 or order[i] >= n_rows:
-                raise IndexError(f"order[{i}] = {order[i]} is out of range for {n_rows} "
-                                 "samples")
+    _check_in_range(indices, n_in, "indices", "features")
+    _check_in_range(order, n_rows, "order", "samples")
     if n_order == 0:
         return AF_OK, 0.0, 0
 

@@ -30,54 +30,52 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """A rate that decays with ``p = step / decay_steps`` (floored with
+    ``staircase``): the shared arguments of ExponentialDecay and InverseTimeDecay."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        self.initial_learning_rate = check_scalar(initial_learning_rate,
+                                                  "initial_learning_rate", low=0)
+        self.decay_steps = check_scalar(decay_steps, "decay_steps", low=0, low_inclusive=False)
+        self.decay_rate = check_scalar(decay_rate, "decay_rate", low=0)
+        self.staircase = check_bool(staircase, "staircase")
+        self.name = name
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self._decayed(p)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent
     floored with ``staircase``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
-        self.initial_learning_rate = check_scalar(initial_learning_rate,
-                                                  "initial_learning_rate", low=0)
-        self.decay_steps = check_scalar(decay_steps, "decay_steps", low=0, low_inclusive=False)
-        self.decay_rate = check_scalar(decay_rate, "decay_rate", low=0)
-        self.staircase = check_bool(staircase, "staircase")
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _decayed(self, p):
         return self.initial_learning_rate * self.decay_rate ** p
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
-
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio
     floored with ``staircase``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        self.initial_learning_rate = check_scalar(initial_learning_rate,
-                                                  "initial_learning_rate", low=0)
-        self.decay_steps = check_scalar(decay_steps, "decay_steps", low=0, low_inclusive=False)
-        self.decay_rate = check_scalar(decay_rate, "decay_rate", low=0)
-        self.staircase = check_bool(staircase, "staircase")
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _decayed(self, p):
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
