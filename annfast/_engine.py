@@ -27,7 +27,8 @@ import threading
 import numpy as np
 
 from annfast import _kernels, _params, _sparse
-from annfast._validation import as_float_array, check_finite, check_n_features, is_sparse
+from annfast._validation import (as_float_array, check_choice, check_finite, check_n_features,
+                                 is_sparse)
 from annfast.activations import REGISTRY, activate_inplace
 
 #: Weight visits per kernel call (about 5 to 20 ms of work): the latency of
@@ -160,9 +161,12 @@ class Update:
     optimizers' constants and Keras' clipping and decoupled weight decay (see
     ``_kernels.train``).  ``zero_biases`` holds indices of parameters kept at
     exactly zero (biases of layers without one): they force one step per call.
-    ``sample_weight``: None or one weight per row of the training data (Keras'
-    rule: a weight multiplies its sample's loss and delta, a batch divides by
-    its length).
+    ``sample_weight``: None or one weight per row of the training data (a
+    weight multiplies its sample's loss and delta); ``weight_divisor``: what a
+    batch's summed gradient is divided by, ``'count'`` its length (Keras'
+    rule) or ``'sum'`` its weight sum (scikit-learn's; the epoch's loss sum is
+    then scikit-learn's, see ``_kernels.train``, and a batch of zero weights
+    takes no step).  Without weights the two are the same.
     """
 
     lr: float
@@ -184,12 +188,22 @@ class Update:
     penalties: object = None
     zero_biases: object = None
     sample_weight: object = None
+    weight_divisor: str = "count"
+
+    def __post_init__(self):
+        check_choice(self.weight_divisor, "weight_divisor", _kernels.WEIGHT_DIVISORS)
+
+    @property
+    def divides_by_weight_sum(self):
+        return self.weight_divisor == "sum" and self.sample_weight is not None
 
     @property
     def per_sample_sgd(self):
-        """Whether the lazy-decay per-sample kernel (and its sparse variant) applies."""
+        """Whether the lazy-decay per-sample kernel (and its sparse variant) applies
+        (it divides by the count: not with scikit-learn's weighted rule)."""
         return (self.batch_size == 1 and self.optimizer == "sgd" and self.zero_biases is None
                 and self.penalties is None and not self.weight_decay
+                and not self.divides_by_weight_sum
                 and self.lr * self.l2 <= _kernels.LAZY_DECAY_MAX
                 and not (self.clipvalue or self.clipnorm or self.global_clipnorm))
 
@@ -205,6 +219,7 @@ class Update:
             args["penalties"] = self.penalties
         if self.sample_weight is not None:
             args["sample_weight"] = self.sample_weight
+            args["weight_divisor"] = self.weight_divisor
         return args
 
     def state_size(self, n_params):
@@ -350,7 +365,8 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
                                                             sample_weight=update.sample_weight)
             elif split_rows is not None:
                 status, part, done = _split_batch(arch, work, work_opt, data.dense, Y, chunk,
-                                                  split_rows, args, update.sample_weight)
+                                                  split_rows, args, update.sample_weight,
+                                                  update.divides_by_weight_sum)
             else:
                 status, part, done, work_opt.t = _kernels.train(
                     arch, work, work_opt.state, data.dense, Y, chunk, t=work_opt.t, **args)
@@ -373,24 +389,33 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     return EpochResult(Status.DONE, total, n, params=work, opt=work_opt)
 
 
-def _split_batch(arch, params, opt, X, Y, batch, rows, args, sample_weight=None):
+def _split_batch(arch, params, opt, X, Y, batch, rows, args, sample_weight=None,
+                 by_weight_sum=False):
     """One step on ``batch``, its gradient summed over calls of ``rows`` samples
     (Ctrl-C is served between them); returns ``(status, loss_sum, n_done)``
-    as ``_kernels.train``.  The same step as one call, up to summation order."""
+    as ``_kernels.train``.  The same step as one call, up to summation order;
+    ``by_weight_sum``: scikit-learn's rule (``Update.weight_divisor``)."""
+    divisor, factor = None, 1.0
+    if by_weight_sum:
+        divisor = float(np.sum(np.asarray(sample_weight, dtype=np.float64)[batch]))
+        factor = len(batch) / divisor if divisor > 0 else 0.0
     grad, total = None, 0.0
     for start in range(0, len(batch), rows):
         part_grad, part, status, done = _kernels.batch_gradient(
             arch, params, X, Y, batch[start:start + rows], sample_weight=sample_weight)
-        total += part
+        total += part * factor
         if status != _kernels.OK:
             return status, total, start + done
         if grad is None:
             grad = part_grad
         else:
             grad += part_grad
-    step_args = {k: v for k, v in args.items() if k not in ("batch_size", "sample_weight")}
+    if divisor == 0:
+        return _kernels.OK, total, len(batch)  # weights all zero: no step (as the kernels)
+    step_args = {k: v for k, v in args.items()
+                 if k not in ("batch_size", "sample_weight", "weight_divisor")}
     opt.t, penalty = _kernels.apply_gradient(arch, params, opt.state, grad, len(batch),
-                                             t=opt.t, **step_args)
+                                             t=opt.t, divisor=divisor, **step_args)
     return _kernels.OK, total + penalty, len(batch)
 
 
@@ -520,22 +545,26 @@ def _forward_blas(network, params, X, out):
 # -- full-batch loss and gradient ---------------------------------------------------------
 
 
-def loss_and_gradient(network, params, inputs, Y):
-    """(summed loss, its gradient laid out like params) over every row: no L2."""
+def loss_and_gradient(network, params, inputs, Y, sample_weight=None):
+    """(summed loss, its gradient laid out like params) over every row: no L2.
+    ``sample_weight``: None or one weight per row, multiplying its loss and
+    gradient (the sums are not divided by anything)."""
     inputs.prove_finite()
-    grad, loss = _kernels.gradient(network.arch, params, inputs.rows_dense(), Y)
+    grad, loss = _kernels.gradient(network.arch, params, inputs.rows_dense(), Y,
+                                   sample_weight=sample_weight)
     return loss, grad
 
 
-def loss_and_gradient_blas(network, params, inputs, Y):
+def loss_and_gradient_blas(network, params, inputs, Y, sample_weight=None):
     """As ``loss_and_gradient``, with blocks of rows through BLAS GEMMs (many
     times faster on wide layers and many rows); a loss or gradient that is not
     finite is computed again per sample, so the result matches in every case."""
     inputs.prove_finite()
     X = inputs.rows_dense()
-    grad, loss, status = _kernels.gradient_blas(network.arch, params, X, Y)
+    grad, loss, status = _kernels.gradient_blas(network.arch, params, X, Y,
+                                                sample_weight=sample_weight)
     if status != _kernels.OK or not np.isfinite(grad).all():
-        grad, loss = _kernels.gradient(network.arch, params, X, Y)
+        grad, loss = _kernels.gradient(network.arch, params, X, Y, sample_weight=sample_weight)
     return loss, grad
 
 

@@ -68,6 +68,7 @@ cdef extern from "af.h" nogil:
         double global_clipnorm
         const double *penalties
         double penalty_sum
+        int32_t weight_sum_divisor
 
     int64_t af_opt_state_size(const af_opt *opt, int64_t n)
 
@@ -138,9 +139,10 @@ cdef extern from "af.h" nogil:
                           int64_t n_order, int64_t batch_size, double *grad, double *scratch,
                           double *loss_sum, int64_t *n_done, af_dgemm_fn gemm)
     void af_apply_gradient_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
-                               float *grad, int64_t batch_len)
+                               float *grad, int64_t batch_len, double divisor)
     void af_apply_gradient_f64(const af_net *net, af_opt *opt, double *params,
-                               double *opt_state, double *grad, int64_t batch_len)
+                               double *opt_state, double *grad, int64_t batch_len,
+                               double divisor)
 
     int af_gradient_f32(const af_net *net, const float *params, const float *X,
                         const float *Y, int64_t n, float *grad, float *scratch,

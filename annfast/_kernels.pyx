@@ -407,7 +407,20 @@ cdef af_opt _make_opt(str optimizer, double lr, double l2, double momentum, doub
     opt.global_clipnorm = global_clipnorm
     opt.penalties = NULL
     opt.penalty_sum = 0.0
+    opt.weight_sum_divisor = 0
     return opt
+
+
+#: What a batch's summed (weighted) gradient is divided by: its number of
+#: samples (Keras' rule) or the sum of its sample weights (scikit-learn's).
+WEIGHT_DIVISORS = ("count", "sum")
+
+
+cdef int _weight_sum_divisor(str weight_divisor) except -1:
+    if weight_divisor not in WEIGHT_DIVISORS:
+        raise ValueError(f"weight_divisor must be one of {list(WEIGHT_DIVISORS)}, got "
+                         f"{weight_divisor!r}")
+    return weight_divisor == "sum"
 
 
 def _penalties(Arch arch, penalties):
@@ -447,7 +460,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
           double epsilon=1e-8, int64_t t=0, *, bint amsgrad=False, bint centered=False,
           double initial_accumulator_value=0.1, double weight_decay=0.0,
           double clipvalue=0.0, double clipnorm=0.0, double global_clipnorm=0.0,
-          penalties=None, sample_weight=None):
+          penalties=None, sample_weight=None, str weight_divisor="count"):
     """Train in place over ``X[order]``; return ``(status, loss_sum, n_done, t)``.
 
     params : (n_params,) updated in place.  opt_state : optimizer memory
@@ -476,6 +489,12 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     sample_weight : None or one weight per row of X (None: all 1), multiplying
         that sample's loss and gradient; a batch's step divides the weighted sum
         by the batch length (Keras' rule).
+    weight_divisor : 'count' (Keras' rule, above) or 'sum': scikit-learn's
+        rule, the batch's step divides by the sum of its weights, and
+        ``loss_sum`` adds each batch's weighted losses times its length over its
+        weight sum (``loss_sum / n`` is scikit-learn's ``loss_``).  A batch whose
+        weights are all zero takes no step and adds nothing.  Without weights
+        both rules are the same.
     """
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
@@ -489,6 +508,8 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     cdef af_opt opt = _make_opt(optimizer, lr, l2, momentum, beta1, beta2, rho, epsilon, t,
                                 amsgrad, centered, initial_accumulator_value, weight_decay,
                                 clipvalue, clipnorm, global_clipnorm)
+    # Checked even without weights, so that a misspelt rule never passes silently.
+    opt.weight_sum_divisor = _weight_sum_divisor(weight_divisor) and weights is not None
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     cdef int64_t need = af_opt_state_size(&opt, arch.n_params)
@@ -507,8 +528,9 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     if n_order == 0:
         return AF_OK, 0.0, 0, t
 
+    # The lazy-decay kernel divides by the count: not scikit-learn's weighted rule.
     if (batch_size == 1 and kind == AF_OPT_SGD and opt.penalties == NULL
-            and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
+            and not opt.weight_sum_divisor and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
             and global_clipnorm == 0 and lr * l2 <= LAZY_DECAY_MAX):
         return _sgd_dense(arch, &net, params, X, Y, order, lr, l2) + (t,)
 
@@ -622,18 +644,24 @@ def apply_gradient(Arch arch, floating[::1] params, floating[::1] opt_state,
                    bint amsgrad=False, bint centered=False,
                    double initial_accumulator_value=0.1, double weight_decay=0.0,
                    double clipvalue=0.0, double clipnorm=0.0, double global_clipnorm=0.0,
-                   penalties=None):
+                   penalties=None, divisor=None):
     """One optimizer step, in place on params and opt_state, from ``grad``: the
     summed gradient of a batch of ``batch_len`` samples (``batch_gradient``;
     overwritten).  The step is af_train's: the same arguments and order of
-    operations.  Returns ``(t, penalty_sum)``: the step count after the step,
-    and the batch's penalty term as ``train`` adds it to its loss_sum."""
+    operations.  ``divisor``: what the summed gradient is divided by, None for
+    ``batch_len`` (Keras' rule) or the batch's weight sum, > 0 (scikit-learn's;
+    ``train``'s ``weight_divisor='sum'``).  Returns ``(t, penalty_sum)``: the
+    step count after the step, and the batch's penalty term as ``train`` adds
+    it to its loss_sum."""
     _check_params(arch, params.shape[0])
     if grad.shape[0] != arch.n_params:
         raise ValueError(f"grad has {grad.shape[0]} values, the architecture needs "
                          f"{arch.n_params}")
     if batch_len < 1:
         raise ValueError(f"batch_len must be >= 1, got {batch_len}")
+    cdef double div = batch_len if divisor is None else divisor
+    if not (np.isfinite(div) and div > 0):
+        raise ValueError(f"divisor must be a finite number > 0, got {divisor!r}")
     cdef af_opt opt = _make_opt(optimizer, lr, l2, momentum, beta1, beta2, rho, epsilon, t,
                                 amsgrad, centered, initial_accumulator_value, weight_decay,
                                 clipvalue, clipnorm, global_clipnorm)
@@ -652,9 +680,11 @@ def apply_gradient(Arch arch, floating[::1] params, floating[::1] opt_state,
     cdef floating *state = &opt_state[0] if opt_state.shape[0] > 0 else NULL
     with nogil:
         if floating is float:
-            af_apply_gradient_f32(&arch.net, &opt, &params[0], state, &grad[0], batch_len)
+            af_apply_gradient_f32(&arch.net, &opt, &params[0], state, &grad[0], batch_len,
+                                  div)
         else:
-            af_apply_gradient_f64(&arch.net, &opt, &params[0], state, &grad[0], batch_len)
+            af_apply_gradient_f64(&arch.net, &opt, &params[0], state, &grad[0], batch_len,
+                                  div)
     return opt.t, opt.penalty_sum
 
 
@@ -818,37 +848,42 @@ def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
 
 
 def gradient_blas(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-                  const floating[:, ::1] Y, int64_t block=1024):
+                  const floating[:, ::1] Y, int64_t block=1024, sample_weight=None):
     """Return ``(grad, loss_sum, status)``: as ``gradient``, with the rows in
     blocks of ``block`` going through BLAS GEMMs.
 
-    Each block is one call of af_train_gemm doing a plain SGD step at lr=0 on
-    a copy of params: its forward pass, deltas and weight gradients are GEMMs,
-    and it leaves the block's mean gradient in its buffer (the step itself
-    changes nothing).  ``status`` is ``E_NONFINITE`` when a loss was not finite;
-    grad is then incomplete (use ``gradient``)."""
+    Each block is one call of af_train_gemm without an optimizer: its forward
+    pass, deltas and weight gradients are GEMMs, it leaves the block's summed
+    gradient in its buffer and changes nothing.  ``sample_weight``: None or one
+    weight per row, as for ``gradient``.  ``status`` is ``E_NONFINITE`` when a
+    loss was not finite; grad is then incomplete (use ``gradient``)."""
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
     _check_poisson_targets(arch, Y)
+    weights = _sample_weights(sample_weight, X.shape[0])
+    cdef const double[::1] wv
+    cdef af_net net = arch.net
+    if weights is not None:
+        wv = weights
+        net.sample_weight = &wv[0]
     dtype = np.float32 if floating is float else np.float64
     cdef int64_t n = X.shape[0], n_params = arch.n_params
-    grad_arr = np.zeros(n_params, dtype=dtype)
-    if n == 0:
-        return grad_arr, 0.0, AF_OK
     cdef int64_t rows = min(block, n)
     cdef int64_t width = arch.scratch_width  # per row: activations, deltas and any z
     while rows > 1 and rows * width >= INT_MAX:
         rows //= 2  # every product must fit BLAS' int sizes
+    # One block writes the sum straight into the result; more add theirs to it.
+    grad_arr = np.zeros(n_params, dtype=dtype)
+    if n == 0 or n_params == 0:
+        return grad_arr, 0.0, AF_OK
     cdef floating[::1] grad = grad_arr
-    cdef floating[::1] work = np.array(params, dtype=dtype)
-    cdef floating[::1] block_grad = np.empty(n_params, dtype=dtype)
-    cdef floating[::1] scratch = np.empty(rows * width, dtype=dtype)
+    cdef floating[::1] block_grad = grad_arr if rows == n else np.empty(n_params, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(max(rows * width, 1), dtype=dtype)
     cdef int64_t[::1] order = np.arange(n, dtype=np.int64)
-    # Plain SGD at rate 0: every field set, penalties and clipping off.
-    cdef af_opt opt = _make_opt("sgd", 0.0, 0.0, 0.0, 0.9, 0.999, 0.9, 1e-8, 0, False, False,
-                                0.1, 0.0, 0.0, 0.0, 0.0)
+    # Without an optimizer the kernel takes no step, so params are only read.
+    cdef floating *p = <floating *>&params[0]
     cdef int64_t start, m, i, done = 0
     cdef double part = 0.0, total = 0.0
     cdef int status = AF_OK
@@ -857,18 +892,19 @@ def gradient_blas(Arch arch, const floating[::1] params, const floating[:, ::1] 
         while start < n:
             m = min(rows, n - start)
             if floating is float:
-                status = af_train_gemm_f32(&arch.net, &opt, &work[0], NULL, &X[0, 0], &Y[0, 0],
+                status = af_train_gemm_f32(&net, NULL, p, NULL, &X[0, 0], &Y[0, 0],
                                            &order[start], m, m, &block_grad[0], &scratch[0],
                                            &part, &done, <af_sgemm_fn>sgemm)
             else:
-                status = af_train_gemm_f64(&arch.net, &opt, &work[0], NULL, &X[0, 0], &Y[0, 0],
+                status = af_train_gemm_f64(&net, NULL, p, NULL, &X[0, 0], &Y[0, 0],
                                            &order[start], m, m, &block_grad[0], &scratch[0],
                                            &part, &done, <af_dgemm_fn>dgemm)
             total += part
             if status != AF_OK:
                 break
-            for i in range(n_params):
-                grad[i] += block_grad[i] * m  # the block's mean back to its sum
+            if rows < n:
+                for i in range(n_params):
+                    grad[i] += block_grad[i]
             start += m
     return grad_arr, total, status
 

@@ -521,23 +521,46 @@ def optimizer_step(optimizer, variables, grads, state, t, lr, weight_decay=0.0,
 
 def minibatch_epoch(weights, biases, acts, loss, X, Y, order, batch_size, optimizer, state,
                     t=0, lr=0.01, l2=0.0, penalties=None, slope=0.1, loss_scale=1.0,
-                    **options):
+                    sample_weight=None, weight_divisor="count", **options):
     """Train over X[order] in batches, in place; returns (loss_sum, t), where
     loss_sum adds, per batch, its size times the regularizers' value (Keras'
-    batch loss is the mean loss plus that value).  options: optimizer_step's."""
+    batch loss is the mean loss plus that value).  options: optimizer_step's.
+
+    Sample weights (one per row of X, or None for all 1) multiply each sample's
+    loss and gradient.  The two rules for a batch b of B samples with weights
+    w_i, per-sample losses l_i and gradients g_i:
+
+    * weight_divisor='count' (Keras'): g = (sum w_i g_i + l2 W) / B; loss_sum
+      adds sum w_i l_i (Keras' batch loss is its mean over the B samples);
+    * weight_divisor='sum' (scikit-learn 1.7+'s ``_backprop``): with S = sum
+      w_i, g = (sum w_i g_i + l2 W) / S (biases without l2) and scikit-learn's
+      batch loss is sum w_i l_i / S (+ its alpha term); its epoch ``loss_`` is
+      the batch losses weighted by B / n, so loss_sum adds B / S * sum w_i l_i.
+      A batch with S = 0 takes no step and adds 0 (scikit-learn would divide
+      by zero).
+    """
     variables = [v for pair in zip(weights, biases) for v in pair]
     c = variables[0].dtype.type
     total = 0.0
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         sums = [np.zeros_like(v) for v in variables]
+        divisor, factor = float(len(batch)), 1.0
+        if weight_divisor == "sum" and sample_weight is not None:
+            divisor = 0.0
+            for i in batch:
+                divisor += float(sample_weight[i])
+            factor = len(batch) / divisor if divisor > 0 else 0.0
         for i in batch:
+            weight = 1.0 if sample_weight is None else float(sample_weight[i])
             gw, gb, value = backprop(weights, biases, acts, loss, X[i], Y[i], slope,
-                                     loss_scale)
+                                     loss_scale, weight)
             for k, g in enumerate(g for pair in zip(gw, gb) for g in pair):
                 sums[k] += g
-            total += value
-        n = c(len(batch))
+            total += value * factor
+        if divisor == 0:
+            continue
+        n = c(divisor)
         grads = [(s + c(l2) * v) / n if k % 2 == 0 else s / n
                  for k, (s, v) in enumerate(zip(sums, variables))]
         if penalties is not None:

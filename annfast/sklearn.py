@@ -25,6 +25,14 @@ of the kernels over the whole training set (blocks of rows through BLAS GEMMs,
 GIL released).  Hyperparameters are checked by scikit-learn's own
 ``_parameter_constraints`` (errors are its ``InvalidParameterError``).
 
+``sample_weight`` (``fit``, ``partial_fit``, ``score``) is scikit-learn
+1.7+'s: each sample's loss and gradient are multiplied by its weight and a
+batch's gradient, L2 term included, is divided by the batch's weight sum (the
+kernels' ``weight_divisor='sum'`` rule); early stopping splits the weights with
+the data and scores the validation set with its weights.  Unlike
+scikit-learn, negative weights are rejected, and a batch whose weights are all
+zero takes no step (scikit-learn divides by zero there).
+
 Divergence follows scikit-learn: parameters that become NaN or infinite raise
 ``ValueError("Solver produced non-finite parameter weights...")`` and leave
 the estimator as it was; with early stopping the diverged epoch is recorded
@@ -103,6 +111,38 @@ _CONVERGENCE_MESSAGE = (
 #: scikit-learn's own message for parameters that are not finite after a fit.
 _NONFINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
                       "contain large values and need to be preprocessed.")
+
+
+def _checked_sample_weight(sample_weight, n_samples):
+    """scikit-learn's sample_weight (None, a number for every sample, or one
+    number per sample) as float64 values, checked: finite, >= 0, not all zero.
+    The errors name sample_weight; None stays None."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (Real, np.number)) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    if is_scipy_sparse(sample_weight) or isinstance(sample_weight, (str, bytes, dict)):
+        raise TypeError(f"sample_weight must be a number or a 1-D array of numbers, got "
+                        f"{type(sample_weight).__name__}")
+    try:
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf":
+            raise TypeError
+        w = np.array(w, dtype=np.float64)  # a copy: the caller's array may change later
+    except (TypeError, ValueError):
+        raise TypeError(f"sample_weight must hold numbers, got {sample_weight!r:.80}") from None
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight has shape {w.shape}, expected ({n_samples},): one "
+                         "weight per sample of X")
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight must be finite, but it holds NaN or infinity")
+    if (w < 0).any():
+        raise ValueError(f"sample_weight must be >= 0, but its smallest value is "
+                         f"{float(w.min())!r}")
+    if n_samples and not w.any():
+        raise ValueError("sample_weight is all zeros: Sample weights must contain at least "
+                         "one non-zero number.")
+    return w
 
 
 @dataclasses.dataclass(frozen=True)
@@ -362,8 +402,9 @@ class _BaseMLP(BaseEstimator):
         """Return (Y of shape (n, n_outputs) and dtype, out_activation, extra attrs)."""
         raise NotImplementedError
 
-    def _score_predictions(self, Y_val, out, extra):
-        """Validation score (R^2 or accuracy) of the outputs ``out`` for targets Y_val."""
+    def _score_predictions(self, Y_val, out, extra, sample_weight=None):
+        """Validation score (R^2 or accuracy, weighted by ``sample_weight``) of the
+        outputs ``out`` for targets Y_val."""
         raise NotImplementedError
 
     def _check_solver(self):
@@ -375,15 +416,15 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------------
 
-    def _fit(self, X, y, *, incremental, classes=None):
+    def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
         cfg = _validated_settings(self)
         if incremental and cfg.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit, "
                              "or set early_stopping=False")
         with _engine.training(self, f"this {type(self).__name__}"), _unchanged_on_error(self):
-            return self._fit_checked(cfg, X, y, incremental, classes)
+            return self._fit_checked(cfg, X, y, incremental, classes, sample_weight)
 
-    def _fit_checked(self, cfg, X, y, incremental, classes):
+    def _fit_checked(self, cfg, X, y, incremental, classes, sample_weight=None):
         first_pass = not hasattr(self, "coefs_") or (not cfg.warm_start and not incremental)
         if is_scipy_sparse(X):
             X = check_sparse(X, "X")  # before scipy's own code trusts its index arrays
@@ -395,6 +436,7 @@ class _BaseMLP(BaseEstimator):
         else:
             dtype = self.coefs_[0].dtype.type
         inputs = _engine.as_inputs(X, dtype, "X")  # scipy.sparse stays sparse
+        sample_weight = _checked_sample_weight(sample_weight, inputs.shape[0])
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y, out_activation, extra = self._encode_targets(
@@ -420,10 +462,11 @@ class _BaseMLP(BaseEstimator):
 
         network = _network(sizes, cfg.activation, out_activation, dtype)
         if cfg.solver == "lbfgs":
-            params, loss, n_iter = self._fit_lbfgs(cfg, network, params, inputs, Y)
+            params, loss, n_iter = self._fit_lbfgs(cfg, network, params, inputs, Y,
+                                                   sample_weight)
         else:
             params = self._fit_stochastic(cfg, network, params, optimizer, record, inputs, Y,
-                                          rng, incremental, extra)
+                                          rng, incremental, extra, sample_weight)
 
         # Publish: nothing above touched the estimator's fitted state.
         for name, value in extra.items():
@@ -443,11 +486,11 @@ class _BaseMLP(BaseEstimator):
             record.publish(self)
         return self
 
-    def _fit_lbfgs(self, cfg, network, params, inputs, Y):
+    def _fit_lbfgs(self, cfg, network, params, inputs, Y, sample_weight=None):
         """scikit-learn's L-BFGS fit: scipy's L-BFGS-B over the packed parameters
         with scikit-learn's options; each evaluation is one kernel call over the
         whole training set.  Returns (params, loss, n_iter)."""
-        objective = _FullBatchLoss(network, inputs, Y, cfg.alpha)
+        objective = _FullBatchLoss(network, inputs, Y, cfg.alpha, sample_weight)
         iprint = 1 if cfg.verbose >= 1 else -1
         result = scipy.optimize.minimize(
             objective, params[objective.order], method="L-BFGS-B", jac=True,
@@ -467,27 +510,28 @@ class _BaseMLP(BaseEstimator):
         """scikit-learn's L-BFGS objective: (loss, gradient) at the packed parameters
         (coefs_ then intercepts_, each raveled), which become coefs_/intercepts_.
 
-        ``activations``, ``deltas``, ``coef_grads`` and ``intercept_grads`` are
-        scikit-learn's work buffers; the kernels keep their own, so they are unused."""
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported yet (the kernels have no "
-                             "per-sample weights); pass None")
+        ``sample_weight``: None or one weight per row (scikit-learn's weighted
+        mean: the sums are divided by the weight sum).  ``activations``,
+        ``deltas``, ``coef_grads`` and ``intercept_grads`` are scikit-learn's work
+        buffers; the kernels keep their own, so they are unused."""
         check_is_fitted(self)
         sizes = self._sizes()
         dtype = np.asarray(self.coefs_[0]).dtype.type
         network = _network(sizes, self.activation, self.out_activation_, dtype)
         inputs = _engine.as_inputs(X, dtype, "X", n_features=sizes[0])
         Y = np.asarray(y, dtype=dtype).reshape(inputs.shape[0], -1)
-        objective = _FullBatchLoss(network, inputs, np.ascontiguousarray(Y), self.alpha)
+        sample_weight = _checked_sample_weight(sample_weight, inputs.shape[0])
+        objective = _FullBatchLoss(network, inputs, np.ascontiguousarray(Y), self.alpha,
+                                   sample_weight)
         loss, grad = objective(packed_coef_inter)
         self._set_coefs(objective.params.copy(), sizes)
         return loss, grad
 
     def _fit_stochastic(self, cfg, network, params, optimizer, record, inputs, Y, rng,
-                        incremental, extra):
+                        incremental, extra, sample_weight=None):
         """Run the epochs from ``params``; update ``optimizer`` and ``record`` to the
         last completed epoch and return the parameters to publish."""
-        X_val = Y_val = best = None
+        X_val = Y_val = best = sw_val = None
         if cfg.early_stopping:
             # Stratify like scikit-learn: single-output classification only.
             # scikit-learn's y is boolean there, so a class is named 'True' in its errors.
@@ -500,6 +544,13 @@ class _BaseMLP(BaseEstimator):
                                  "'validation_fraction' or the size of your dataset.")
             X_val, Y_val = inputs.take(val_idx), Y[val_idx]
             inputs, Y = inputs.take(train_idx), np.ascontiguousarray(Y[train_idx])
+            if sample_weight is not None:
+                # scikit-learn splits the weights with the data (the same indices).
+                sample_weight, sw_val = sample_weight[train_idx], sample_weight[val_idx]
+                if not sw_val.any():
+                    raise ValueError("sample_weight is zero on every sample of the "
+                                     "early-stopping validation set, so it has no score; "
+                                     "change random_state or validation_fraction")
             best = params
 
         n_samples = len(Y)
@@ -513,15 +564,24 @@ class _BaseMLP(BaseEstimator):
         n_batches = -(-n_samples // batch_size)
         data_scale = _data_scale(network, Y)
         update = optimizer.update(cfg.alpha, batch_size)
+        if sample_weight is not None:
+            update = dataclasses.replace(update, sample_weight=sample_weight,
+                                         weight_divisor="sum")
         data = _engine.prepare(network, inputs, update)
         sample_idx = np.arange(n_samples, dtype=np.int64)
+        # scikit-learn adds 0.5 * alpha * ||W||^2 / (the batch's weight sum) to every
+        # batch's loss and weights batches by length / n_samples: this is the sum
+        # of length / weight sum over the epoch's batches (n_batches unweighted).
+        penalty_batches = n_batches
 
         def order(epoch):
-            nonlocal sample_idx
+            nonlocal sample_idx, penalty_batches
             if cfg.shuffle:
                 # Same draw as scikit-learn's, so equal seeds give equal orders.
                 sample_idx = np.ascontiguousarray(sk_shuffle(sample_idx, random_state=rng),
                                                   dtype=np.int64)
+            if sample_weight is not None:
+                penalty_batches = _penalty_batches(sample_weight[sample_idx], batch_size)
             return sample_idx
 
         def on_epoch(epoch, result, work, opt):
@@ -532,13 +592,14 @@ class _BaseMLP(BaseEstimator):
             # epoch (evaluated here at the end-of-epoch weights).
             weights, _ = network.views(work)
             sq = sum(float(np.dot(w.ravel().astype(np.float64), w.ravel())) for w in weights)
-            loss = result.loss_sum * data_scale + n_batches * 0.5 * cfg.alpha * sq / n_samples
+            loss = (result.loss_sum * data_scale
+                    + penalty_batches * 0.5 * cfg.alpha * sq / n_samples)
             self._end_epoch(cfg, record, n_samples, loss)
             score = None
             if cfg.early_stopping:
                 out = _engine.predict(network, work, X_val)
-                score = (self._score_predictions(Y_val, out, extra) if np.isfinite(out).all()
-                         else np.nan)
+                score = (self._score_predictions(Y_val, out, extra, sw_val)
+                         if np.isfinite(out).all() else np.nan)
             if record.update_no_improvement_count(cfg.early_stopping, score, cfg.tol):
                 best = work
             if cfg.early_stopping and cfg.verbose:
@@ -675,12 +736,14 @@ class _FullBatchLoss:
     The kernel gives the summed loss and gradient; scikit-learn's loss is the
     data loss as ``_data_scale`` scales it, plus ``alpha / (2 n) * sum W^2``; its
     gradient is ``(sum of per-sample gradients + alpha * W) / n`` (biases
-    without alpha)."""
+    without alpha).  With ``sample_weight`` each per-sample term is weighted and
+    n is the weights' sum (scikit-learn's ``sw_sum``)."""
 
-    def __init__(self, network, inputs, Y, alpha):
+    def __init__(self, network, inputs, Y, alpha, sample_weight=None):
         self.network, self.inputs, self.Y, self.alpha = network, inputs, Y, alpha
-        self.n = len(Y)
-        self.data_scale = _data_scale(network, Y)
+        self.sample_weight = sample_weight
+        self.n = len(Y) if sample_weight is None else float(np.sum(sample_weight))
+        self.data_scale = _data_scale(network, Y, self.n)
         self.order = _sklearn_order(network.sizes)
         self.weights = np.concatenate([np.arange(w0, b0) for w0, b0, *_ in
                                        _params.layer_offsets(network.sizes)])
@@ -690,7 +753,7 @@ class _FullBatchLoss:
         params = self.params
         params[self.order] = packed
         loss_sum, grad = _engine.loss_and_gradient_blas(self.network, params, self.inputs,
-                                                         self.Y)
+                                                         self.Y, self.sample_weight)
         W = params[self.weights].astype(np.float64)
         grad = grad.astype(np.float64)
         grad[self.weights] += self.alpha * W
@@ -699,12 +762,24 @@ class _FullBatchLoss:
         return loss, grad[self.order]
 
 
-def _data_scale(network, Y):
+def _data_scale(network, Y, n=None):
     """The factor from the kernels' summed loss to scikit-learn's loss_: it halves
     the squared error and averages it over samples and outputs; the log-losses
     and the half Poisson deviance (constant terms included) are summed over the
     outputs and averaged over the samples."""
-    return 1.0 / (len(Y) * (Y.shape[1] if network.loss == "mse" else 1))
+    n = len(Y) if n is None else n  # the weight sum, with sample weights
+    return 1.0 / (n * (Y.shape[1] if network.loss == "mse" else 1))
+
+
+def _penalty_batches(weights, batch_size):
+    """Sum over the batches of ``weights`` (in training order) of length / weight
+    sum: how many times scikit-learn's alpha term enters an epoch's loss_ (times
+    1 / n_samples).  A batch of zero weights takes no step and adds nothing."""
+    starts = np.arange(0, len(weights), batch_size)
+    sums = np.add.reduceat(weights, starts) if len(weights) else np.zeros(0)
+    lengths = np.diff(np.append(starts, len(weights)))
+    positive = sums > 0
+    return float(np.sum(lengths[positive] / sums[positive]))
 
 
 def _network(sizes, activation, out_activation, dtype):
@@ -785,8 +860,9 @@ _PARAMS_DOC = """
 
     Notes
     -----
-    Differences from scikit-learn: no ``sample_weight`` (the kernels have no
-    per-sample weights yet); sparse X is accepted (densified for the batch
+    Differences from scikit-learn: negative ``sample_weight`` values are
+    rejected, and a batch whose weights are all zero takes no step (scikit-learn
+    divides by zero there); sparse X is accepted (densified for the batch
     solvers).  ``loss_``
     adds the L2 term once per batch, as scikit-learn does, but evaluates it at
     the end-of-epoch weights (scikit-learn uses each batch's weights), so with
@@ -830,35 +906,41 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             max_fun=max_fun, dtype=dtype)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to X and y.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample (scikit-learn 1.7+'s rule: a batch's gradient
+            is divided by its weight sum).  Finite, >= 0, not all zero.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over X and y, continuing from the current weights and optimizer state.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample (scikit-learn 1.7+'s rule: a batch's gradient
+            is divided by its weight sum).  Finite, >= 0, not all zero.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values.
@@ -894,8 +976,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              f"but its smallest value is {float(Y.min())!r}")
         return Y, out_activation, {}
 
-    def _score_predictions(self, Y_val, out, extra):
-        return r2_score(Y_val, out)
+    def _score_predictions(self, Y_val, out, extra, sample_weight=None):
+        return r2_score(Y_val, out, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -917,7 +999,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _is_classifier = True
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to X and the labels y.
 
         Parameters
@@ -925,22 +1007,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample (scikit-learn 1.7+'s rule: a batch's gradient
+            is divided by its weight sum).  Finite, >= 0, not all zero.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over X and y, continuing from the current weights and optimizer state.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample (scikit-learn 1.7+'s rule: a batch's gradient
+            is divided by its weight sum).  Finite, >= 0, not all zero.
         classes : array-like of shape (n_classes,), default=None
             Every label y can take over all calls; required on the first call
             (unless ``fit`` ran before), ignored-if-equal afterwards.
@@ -957,7 +1045,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 fitted_classes, unique_labels(classes)):
             raise ValueError(f"classes={classes!r} is not the same as on the first call to "
                              f"partial_fit, which was {fitted_classes!r}")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes,
+                         sample_weight=sample_weight)
 
     def _encode_targets(self, y, dtype, *, first_pass, incremental, classes):
         check_classification_targets(y)
@@ -993,12 +1082,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return Y, out_activation, {"_label_binarizer": binarizer,
                                    "classes_": binarizer.classes_}
 
-    def _score_predictions(self, Y_val, out, extra):
+    def _score_predictions(self, Y_val, out, extra, sample_weight=None):
         # The binarizer of this fit (``extra``): it is published only at the end.
         binarizer = extra["_label_binarizer"]
         labels = binarizer.inverse_transform(Y_val)
         predicted = binarizer.inverse_transform(out.ravel() if out.shape[1] == 1 else out)
-        return accuracy_score(labels, predicted)
+        return accuracy_score(labels, predicted, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted labels.

@@ -164,9 +164,10 @@ int af_cpu_isa(void)
                         scratch, loss_sum, n_done, gemm));                                     \
     }                                                                                          \
     void af_apply_gradient##S(const af_net *net, af_opt *opt, T *params, T *opt_state,         \
-                              T *grad, int64_t batch_len)                                      \
+                              T *grad, int64_t batch_len, double divisor)                      \
     {                                                                                          \
-        AF_PICK(net->isa, af_apply_gradient##S, (net, opt, params, opt_state, grad, batch_len)); \
+        AF_PICK(net->isa, af_apply_gradient##S,                                                \
+                (net, opt, params, opt_state, grad, batch_len, divisor));                      \
     }                                                                                          \
     int af_gradient##S(const af_net *net, const T *params, const T *X, const T *Y, int64_t n,  \
                        T *grad, T *scratch, double *loss_sum)                                  \

@@ -426,13 +426,14 @@ static AF_NOINLINE void FN(af_step_options)(const af_net *net, af_opt *opt, TYPE
 }
 
 /* Apply one optimizer step from the summed gradient of a batch of batch_len
- * samples: g = (grad_W + l2 W) / batch_len for weights, grad_b / batch_len
- * for biases; then the penalties' gradient, clipping, the decoupled weight decay
- * and the rule of opt->kind, per parameter (Keras' order). */
+ * samples: g = (grad_W + l2 W) / divisor for weights, grad_b / divisor for
+ * biases (divisor: batch_len, or the batch's weight sum, see af_batch_divisor);
+ * then the penalties' gradient, clipping, the decoupled weight decay and the
+ * rule of opt->kind, per parameter (Keras' order). */
 static void FN(af_apply_step)(const af_net *net, af_opt *opt, TYPE *params, TYPE *state,
-                              TYPE *grad, int64_t batch_len, int64_t n_params)
+                              TYPE *grad, int64_t batch_len, double divisor, int64_t n_params)
 {
-    const TYPE n = (TYPE)batch_len, l2 = (TYPE)opt->l2, lr = (TYPE)opt->lr;
+    const TYPE n = (TYPE)divisor, l2 = (TYPE)opt->l2, lr = (TYPE)opt->lr;
     const TYPE mom = (TYPE)opt->momentum;
     const TYPE b1 = (TYPE)opt->beta1, b2 = (TYPE)opt->beta2, eps = (TYPE)opt->epsilon;
     const TYPE rho = (TYPE)opt->rho;
@@ -494,6 +495,23 @@ static void FN(af_apply_step)(const af_net *net, af_opt *opt, TYPE *params, TYPE
     }
 }
 
+/* What a batch's summed gradient is divided by: its length, or with
+ * weight_sum_divisor and weights the sum of its rows' weights (0 for a batch
+ * of zero weights: the caller then takes no step).  *loss_factor: what each
+ * weighted loss is multiplied by before it is added to loss_sum (1, or
+ * length / sum; 0 when the sum is 0, whose weighted losses are 0 anyway). */
+static inline double FN(af_batch_divisor)(const af_net *net, const af_opt *opt,
+                                          const int64_t *rows, int64_t len,
+                                          double *loss_factor)
+{
+    *loss_factor = 1.0;
+    if (!opt || !opt->weight_sum_divisor || !net->sample_weight) return (double)len;
+    double sum = 0;
+    for (int64_t s = 0; s < len; s++) sum += net->sample_weight[rows[s]];
+    *loss_factor = sum > 0 ? (double)len / sum : 0.0;
+    return sum;
+}
+
 int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, const TYPE *X,
                  const TYPE *Y, const int64_t *order, int64_t n_order, int64_t batch_size,
                  TYPE *grad, TYPE *scratch, double *loss_sum, int64_t *n_done)
@@ -509,6 +527,9 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
 
     for (int64_t start = 0; start < n_order; start += batch_size) {
         const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
+        double factor;
+        const double divisor = FN(af_batch_divisor)(net, opt, order + start, stop - start,
+                                                    &factor);
         memset(grad, 0, (size_t)n_params * sizeof(TYPE));
         for (int64_t s = start; s < stop; s++) {
             const int64_t r = order[s];
@@ -521,9 +542,11 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
                 *n_done = s;
                 return AF_E_NONFINITE;
             }
-            total += loss;
+            total += loss * factor;
         }
-        FN(af_apply_step)(net, opt, params, opt_state, grad, stop - start, n_params);
+        if (divisor > 0) /* a batch whose weights are all zero takes no step */
+            FN(af_apply_step)(net, opt, params, opt_state, grad, stop - start, divisor,
+                              n_params);
     }
     *loss_sum = total;
     *n_done = n_order;
@@ -573,6 +596,8 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
     for (int64_t start = 0; start < n_order; start += batch_size) {
         const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
         int B = (int)(stop - start);
+        double factor;
+        const double divisor = FN(af_batch_divisor)(net, opt, order + start, B, &factor);
         for (int r = 0; r < B; r++)
             memcpy(acts + (int64_t)r * n_x, X + order[start + r] * n_x, (size_t)n_x * sizeof(TYPE));
 
@@ -608,7 +633,7 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
                 *n_done = start + r;
                 return AF_E_NONFINITE;
             }
-            total += loss;
+            total += loss * factor;
         }
 
         /* Backward: G_l = D^T A_l, g_b = column sums of D, D_prev = (D W_l) * act'. */
@@ -637,7 +662,8 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
             }
         }
         /* Without an optimizer the batch's summed gradient stays in grad. */
-        if (opt) FN(af_apply_step)(net, opt, params, opt_state, grad, B, n_params);
+        if (opt && divisor > 0)
+            FN(af_apply_step)(net, opt, params, opt_state, grad, B, divisor, n_params);
     }
     *loss_sum = total;
     *n_done = n_order;
@@ -645,7 +671,7 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
 }
 
 void FN(af_apply_gradient)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state,
-                           TYPE *grad, int64_t batch_len)
+                           TYPE *grad, int64_t batch_len, double divisor)
 {
-    FN(af_apply_step)(net, opt, params, opt_state, grad, batch_len, af_n_params(net));
+    FN(af_apply_step)(net, opt, params, opt_state, grad, batch_len, divisor, af_n_params(net));
 }

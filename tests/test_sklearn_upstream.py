@@ -22,11 +22,10 @@ sklearn = pytest.importorskip("sklearn")
 SKLEARN_IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
 ANNFAST_IMPORT = "from annfast.sklearn import MLPClassifier, MLPRegressor\n"
 
-#: Test functions (by name) that need features the kernels lack this round.
-NEEDS_KERNELS = {
-    "test_mlp_sample_weight_with_early_stopping": "needs per-sample weights",
-}
-REASON = "needs per-sample weights (issue 14)"
+#: Test functions (by name) that need features the kernels lack (none now): they
+#: would be strict expected failures.
+NEEDS_KERNELS = {}
+REASON = "needs a feature annfast's kernels lack"
 
 # The child process marks the expected failures and records every outcome.
 CONFTEST = textwrap.dedent("""
