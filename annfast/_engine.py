@@ -163,6 +163,10 @@ class Update:
     ``sample_weight``: None or one weight per row of the training data (Keras'
     rule: a weight multiplies its sample's loss and delta, a batch divides by
     its length).
+    ``dropout``: None or one rate in [0, 1) per hidden layer (inverted dropout
+    on its outputs, in training only); ``dropout_seed`` keys the masks together
+    with ``OptimizerState.dropout_counter``, which each epoch advances: the same
+    seed and state draw the same masks on every path.
     """
 
     lr: float
@@ -184,6 +188,8 @@ class Update:
     penalties: object = None
     zero_biases: object = None
     sample_weight: object = None
+    dropout: object = None
+    dropout_seed: int = 0
 
     @property
     def per_sample_sgd(self):
@@ -207,6 +213,18 @@ class Update:
             args["sample_weight"] = self.sample_weight
         return args
 
+    def check_dropout(self, network):
+        """ValueError naming ``dropout`` (or ``dropout_seed``) unless it fits
+        ``network``: one rate in [0, 1) per hidden layer."""
+        _kernels._dropout_args(network.arch, self.dropout, self.dropout_seed, 0)
+
+    def dropout_args(self, counter):
+        """The kernels' dropout arguments for a call at mask counter ``counter``."""
+        if self.dropout is None:
+            return {}
+        return dict(dropout=self.dropout, dropout_seed=self.dropout_seed,
+                    dropout_counter=counter % 2**64)
+
     def state_size(self, n_params):
         return _kernels.opt_state_size(self.optimizer, n_params, amsgrad=self.amsgrad,
                                        momentum=self.momentum, centered=self.centered)
@@ -219,10 +237,12 @@ class Update:
 
 @dataclasses.dataclass
 class OptimizerState:
-    """The optimizer's memory (velocity, moments, accumulators) and its step count."""
+    """The optimizer's memory (velocity, moments, accumulators), its step count,
+    and the epochs trained so far with it (the dropout masks' counter)."""
 
     state: np.ndarray
     t: int = 0
+    dropout_counter: int = 0
 
     @classmethod
     def fresh(cls, update, n_params, dtype):
@@ -230,7 +250,7 @@ class OptimizerState:
         return cls(np.zeros(_as_update(update).state_size(n_params), dtype=dtype), 0)
 
     def copy(self):
-        return OptimizerState(self.state.copy(), self.t)
+        return OptimizerState(self.state.copy(), self.t, self.dropout_counter)
 
     def fits(self, update, n_params, dtype):
         size = _as_update(update).state_size(n_params)
@@ -322,9 +342,13 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     (KeyboardInterrupt) there or in a kernel call ends the epoch as INTERRUPTED.
     """
     arch = network.arch
+    update.check_dropout(network)
     n = len(order)
     work = params.copy()
     work_opt = opt.copy() if opt is not None else OptimizerState(np.empty(0, params.dtype))
+    # One draw of masks per epoch: every call of it uses the same counter
+    # (rows tell the samples apart), and the next epoch the next one.
+    drop = update.dropout_args(work_opt.dropout_counter)
     step = update.batch_size
     # A batch with more work than one call is summed over several calls, so
     # that Ctrl-C (and the hook) wait for no more than about one call's work.
@@ -347,13 +371,15 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
             if data.csr is not None:
                 status, part, done = _kernels.train_sparse(arch, work, *data.csr, Y, chunk,
                                                             lr=update.lr, l2=update.l2,
-                                                            sample_weight=update.sample_weight)
+                                                            sample_weight=update.sample_weight,
+                                                            **drop)
             elif split_rows is not None:
                 status, part, done = _split_batch(arch, work, work_opt, data.dense, Y, chunk,
-                                                  split_rows, args, update.sample_weight)
+                                                  split_rows, args, update.sample_weight, drop)
             else:
                 status, part, done, work_opt.t = _kernels.train(
-                    arch, work, work_opt.state, data.dense, Y, chunk, t=work_opt.t, **args)
+                    arch, work, work_opt.state, data.dense, Y, chunk, t=work_opt.t, **args,
+                    **drop)
             total += part
             if status != _kernels.OK:
                 return EpochResult(Status.DIVERGED, total, n, position=pos + done,
@@ -370,17 +396,21 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     if n and not np.isfinite(work).all():
         return EpochResult(Status.DIVERGED, total, n, position=n - 1,
                            sample=int(order[n - 1]), cause="parameters")
+    if drop:
+        work_opt.dropout_counter += 1
     return EpochResult(Status.DONE, total, n, params=work, opt=work_opt)
 
 
-def _split_batch(arch, params, opt, X, Y, batch, rows, args, sample_weight=None):
+def _split_batch(arch, params, opt, X, Y, batch, rows, args, sample_weight=None, drop=None):
     """One step on ``batch``, its gradient summed over calls of ``rows`` samples
     (Ctrl-C is served between them); returns ``(status, loss_sum, n_done)``
-    as ``_kernels.train``.  The same step as one call, up to summation order."""
+    as ``_kernels.train``.  The same step as one call, up to summation order
+    (``drop``: the dropout arguments; rows key the masks, so the same ones)."""
     grad, total = None, 0.0
     for start in range(0, len(batch), rows):
         part_grad, part, status, done = _kernels.batch_gradient(
-            arch, params, X, Y, batch[start:start + rows], sample_weight=sample_weight)
+            arch, params, X, Y, batch[start:start + rows], sample_weight=sample_weight,
+            **(drop or {}))
         total += part
         if status != _kernels.OK:
             return status, total, start + done

@@ -286,7 +286,11 @@ def _dropout_args(Arch arch, dropout, dropout_seed, dropout_counter):
     if dropout is None:
         return None, 0, 0
     n_hidden = arch.net.n_layers - 1
-    rates = np.array(dropout, dtype=np.float64, ndmin=1)
+    try:
+        rates = np.array(dropout, dtype=np.float64, ndmin=1)
+    except (TypeError, ValueError):
+        raise ValueError(f"dropout must be {n_hidden} rates in [0, 1) (one per hidden layer), "
+                         f"got {dropout!r}") from None
     if rates.ndim != 1 or rates.shape[0] != n_hidden:
         raise ValueError(f"dropout needs {n_hidden} rates (one per hidden layer), got "
                          f"shape {np.shape(dropout)}")
