@@ -167,6 +167,10 @@ class Update:
     rule) or ``'sum'`` its weight sum (scikit-learn's; the epoch's loss sum is
     then scikit-learn's, see ``_kernels.train``, and a batch of zero weights
     takes no step).  Without weights the two are the same.
+    ``dropout``: None or one rate in [0, 1) per hidden layer (inverted dropout
+    on its outputs, in training only); ``dropout_seed`` keys the masks together
+    with ``OptimizerState.dropout_counter``, which each epoch advances: the same
+    seed and state draw the same masks on every path.
     """
 
     lr: float
@@ -196,6 +200,8 @@ class Update:
     @property
     def divides_by_weight_sum(self):
         return self.weight_divisor == "sum" and self.sample_weight is not None
+    dropout: object = None
+    dropout_seed: int = 0
 
     @property
     def per_sample_sgd(self):
@@ -222,6 +228,18 @@ class Update:
             args["weight_divisor"] = self.weight_divisor
         return args
 
+    def check_dropout(self, network):
+        """ValueError naming ``dropout`` (or ``dropout_seed``) unless it fits
+        ``network``: one rate in [0, 1) per hidden layer."""
+        _kernels._dropout_args(network.arch, self.dropout, self.dropout_seed, 0)
+
+    def dropout_args(self, counter):
+        """The kernels' dropout arguments for a call at mask counter ``counter``."""
+        if self.dropout is None:
+            return {}
+        return dict(dropout=self.dropout, dropout_seed=self.dropout_seed,
+                    dropout_counter=counter % 2**64)
+
     def state_size(self, n_params):
         return _kernels.opt_state_size(self.optimizer, n_params, amsgrad=self.amsgrad,
                                        momentum=self.momentum, centered=self.centered)
@@ -234,10 +252,12 @@ class Update:
 
 @dataclasses.dataclass
 class OptimizerState:
-    """The optimizer's memory (velocity, moments, accumulators) and its step count."""
+    """The optimizer's memory (velocity, moments, accumulators), its step count,
+    and the epochs trained so far with it (the dropout masks' counter)."""
 
     state: np.ndarray
     t: int = 0
+    dropout_counter: int = 0
 
     @classmethod
     def fresh(cls, update, n_params, dtype):
@@ -245,7 +265,7 @@ class OptimizerState:
         return cls(np.zeros(_as_update(update).state_size(n_params), dtype=dtype), 0)
 
     def copy(self):
-        return OptimizerState(self.state.copy(), self.t)
+        return OptimizerState(self.state.copy(), self.t, self.dropout_counter)
 
     def fits(self, update, n_params, dtype):
         size = _as_update(update).state_size(n_params)
@@ -337,9 +357,13 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     (KeyboardInterrupt) there or in a kernel call ends the epoch as INTERRUPTED.
     """
     arch = network.arch
+    update.check_dropout(network)
     n = len(order)
     work = params.copy()
     work_opt = opt.copy() if opt is not None else OptimizerState(np.empty(0, params.dtype))
+    # One draw of masks per epoch: every call of it uses the same counter
+    # (rows tell the samples apart), and the next epoch the next one.
+    drop = update.dropout_args(work_opt.dropout_counter)
     step = update.batch_size
     # A batch with more work than one call is summed over several calls, so
     # that Ctrl-C (and the hook) wait for no more than about one call's work.
@@ -362,14 +386,16 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
             if data.csr is not None:
                 status, part, done = _kernels.train_sparse(arch, work, *data.csr, Y, chunk,
                                                             lr=update.lr, l2=update.l2,
-                                                            sample_weight=update.sample_weight)
+                                                            sample_weight=update.sample_weight,
+                                                            **drop)
             elif split_rows is not None:
                 status, part, done = _split_batch(arch, work, work_opt, data.dense, Y, chunk,
                                                   split_rows, args, update.sample_weight,
-                                                  update.divides_by_weight_sum)
+                                                  update.divides_by_weight_sum, drop)
             else:
                 status, part, done, work_opt.t = _kernels.train(
-                    arch, work, work_opt.state, data.dense, Y, chunk, t=work_opt.t, **args)
+                    arch, work, work_opt.state, data.dense, Y, chunk, t=work_opt.t, **args,
+                    **drop)
             total += part
             if status != _kernels.OK:
                 return EpochResult(Status.DIVERGED, total, n, position=pos + done,
@@ -386,15 +412,18 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
     if n and not np.isfinite(work).all():
         return EpochResult(Status.DIVERGED, total, n, position=n - 1,
                            sample=int(order[n - 1]), cause="parameters")
+    if drop:
+        work_opt.dropout_counter += 1
     return EpochResult(Status.DONE, total, n, params=work, opt=work_opt)
 
 
 def _split_batch(arch, params, opt, X, Y, batch, rows, args, sample_weight=None,
-                 by_weight_sum=False):
+                 by_weight_sum=False, drop=None):
     """One step on ``batch``, its gradient summed over calls of ``rows`` samples
     (Ctrl-C is served between them); returns ``(status, loss_sum, n_done)``
     as ``_kernels.train``.  The same step as one call, up to summation order;
-    ``by_weight_sum``: scikit-learn's rule (``Update.weight_divisor``)."""
+    ``by_weight_sum``: scikit-learn's rule (``Update.weight_divisor``);
+    ``drop``: the dropout arguments (rows key the masks, so the same ones)."""
     divisor, factor = None, 1.0
     if by_weight_sum:
         divisor = float(np.sum(np.asarray(sample_weight, dtype=np.float64)[batch]))
@@ -402,7 +431,8 @@ def _split_batch(arch, params, opt, X, Y, batch, rows, args, sample_weight=None,
     grad, total = None, 0.0
     for start in range(0, len(batch), rows):
         part_grad, part, status, done = _kernels.batch_gradient(
-            arch, params, X, Y, batch[start:start + rows], sample_weight=sample_weight)
+            arch, params, X, Y, batch[start:start + rows], sample_weight=sample_weight,
+            **(drop or {}))
         total += part * factor
         if status != _kernels.OK:
             return status, total, start + done

@@ -1,5 +1,5 @@
 # Declarations of csrc/af.h, mirrored one to one.  No code here.
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 
 cdef extern from "af.h" nogil:
@@ -43,6 +43,9 @@ cdef extern from "af.h" nogil:
         double prob_eps
         int32_t isa
         const double *sample_weight
+        const double *dropout
+        uint64_t dropout_seed
+        uint64_t dropout_counter
 
     const char *af_act_name(int32_t code)
     const char *af_loss_name(int32_t code)
@@ -77,6 +80,7 @@ cdef extern from "af.h" nogil:
     int64_t af_max_width(const af_net *net)
     int64_t af_sum_width(const af_net *net)
     int64_t af_z_width(const af_net *net)
+    int64_t af_dropout_width(const af_net *net)
 
     int AF_FORWARD_SCRATCH_ROWS
     int af_forward_f32(const af_net *net, const float *params, const float *X, int64_t n,

@@ -217,6 +217,9 @@ cdef class Arch:
         self.net.prob_eps = prob_eps
         self.net.isa = isa
         self.net.sample_weight = NULL  # set per call, on a copy (train, gradient)
+        self.net.dropout = NULL  # likewise
+        self.net.dropout_seed = 0
+        self.net.dropout_counter = 0
         self.n_params = af_n_params(&self.net)
         self.sum_width = af_sum_width(&self.net)
         self.max_width = af_max_width(&self.net)
@@ -274,6 +277,29 @@ def _sample_weights(sample_weight, int64_t n_rows):
     if not np.all(np.isfinite(w)) or (w < 0).any():
         raise ValueError("sample_weight must be finite and >= 0")
     return w if n_rows > 0 else None
+
+
+def _dropout_args(Arch arch, dropout, dropout_seed, dropout_counter):
+    """Return ``(rates, seed, counter)``: ``dropout`` as one float64 rate in
+    [0, 1) per hidden layer, or None when every rate is 0 (the kernels then see
+    NULL), and the mask key's seed and counter as integers in [0, 2**64)."""
+    if dropout is None:
+        return None, 0, 0
+    n_hidden = arch.net.n_layers - 1
+    try:
+        rates = np.array(dropout, dtype=np.float64, ndmin=1)
+    except (TypeError, ValueError):
+        raise ValueError(f"dropout must be {n_hidden} rates in [0, 1) (one per hidden layer), "
+                         f"got {dropout!r}") from None
+    if rates.ndim != 1 or rates.shape[0] != n_hidden:
+        raise ValueError(f"dropout needs {n_hidden} rates (one per hidden layer), got "
+                         f"shape {np.shape(dropout)}")
+    if not (np.isfinite(rates).all() and (rates >= 0).all() and (rates < 1).all()):
+        raise ValueError(f"dropout rates must be in [0, 1), got {rates.tolist()}")
+    for name, value in (("dropout_seed", dropout_seed), ("dropout_counter", dropout_counter)):
+        if not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
+            raise ValueError(f"{name} must be an integer in [0, 2**64), got {value!r}")
+    return (rates if rates.any() else None), int(dropout_seed), int(dropout_counter)
 
 
 cdef _check_poisson_targets(Arch arch, Y):
@@ -460,7 +486,8 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
           double epsilon=1e-8, int64_t t=0, *, bint amsgrad=False, bint centered=False,
           double initial_accumulator_value=0.1, double weight_decay=0.0,
           double clipvalue=0.0, double clipnorm=0.0, double global_clipnorm=0.0,
-          penalties=None, sample_weight=None, str weight_divisor="count"):
+          penalties=None, sample_weight=None, str weight_divisor="count",
+          dropout=None, dropout_seed=0, dropout_counter=0):
     """Train in place over ``X[order]``; return ``(status, loss_sum, n_done, t)``.
 
     params : (n_params,) updated in place.  opt_state : optimizer memory
@@ -495,16 +522,28 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
         weight sum (``loss_sum / n`` is scikit-learn's ``loss_``).  A batch whose
         weights are all zero takes no step and adds nothing.  Without weights
         both rules are the same.
+    dropout : None or one rate in [0, 1) per hidden layer: inverted dropout on
+        that layer's outputs, the masks keyed by (``dropout_seed``,
+        ``dropout_counter``, the sample's row of X, layer, unit), so every path
+        and SIMD level draws the same ones (csrc/af_dropout.h).
     """
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, X.shape[0])
-    cdef const double[::1] wv
+    rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
+    cdef const double[::1] wv, dv
     cdef af_net net = arch.net  # a copy: the weights are this call's only
     if weights is not None:
         wv = weights
         net.sample_weight = &wv[0]
+    if rates is not None:
+        dv = rates
+        net.dropout = &dv[0]
+        net.dropout_seed = seed
+        net.dropout_counter = counter
+    # Per-row training scratch, with dropout's regions when on.
+    cdef int64_t width = arch.scratch_width + af_dropout_width(&net)
     cdef af_opt opt = _make_opt(optimizer, lr, l2, momentum, beta1, beta2, rho, epsilon, t,
                                 amsgrad, centered, initial_accumulator_value, weight_decay,
                                 clipvalue, clipnorm, global_clipnorm)
@@ -532,15 +571,15 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     if (batch_size == 1 and kind == AF_OPT_SGD and opt.penalties == NULL
             and not opt.weight_sum_divisor and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
             and global_clipnorm == 0 and lr * l2 <= LAZY_DECAY_MAX):
-        return _sgd_dense(arch, &net, params, X, Y, order, lr, l2) + (t,)
+        return _sgd_dense(arch, &net, params, X, Y, order, lr, l2, width) + (t,)
 
     dtype = np.float32 if floating is float else np.float64
     # Batches as matrices through BLAS, unless a product would overflow its int sizes.
     cdef bint use_gemm = (batch_size >= GEMM_MIN_BATCH
-                          and batch_size * arch.scratch_width < INT_MAX)
+                          and batch_size * width < INT_MAX)
     cdef int64_t scratch_rows = min(batch_size, n_order) if use_gemm else 1
     cdef floating[::1] grad = np.empty(max(arch.n_params, 1), dtype=dtype)
-    cdef floating[::1] scratch = np.empty(scratch_rows * arch.scratch_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(scratch_rows * width, dtype=dtype)
     cdef floating *state = &opt_state[0] if opt_state.shape[0] > 0 else NULL
     cdef int64_t done = 0
     cdef double total = 0.0
@@ -570,10 +609,11 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
 
 cdef tuple _sgd_dense(Arch arch, const af_net *net_p, floating[::1] params,
                       const floating[:, ::1] X, const floating[:, ::1] Y,
-                      const int64_t[::1] order, double lr, double l2):
-    """Per-sample SGD through af_sgd (lazy decay); arguments already checked."""
+                      const int64_t[::1] order, double lr, double l2, int64_t width):
+    """Per-sample SGD through af_sgd (lazy decay); arguments already checked;
+    ``width``: the scratch values the call needs."""
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(width, dtype=dtype)
     cdef double[::1] scales = np.ones(arch.net.n_layers)
     cdef int64_t n_order = order.shape[0], done = 0
     cdef double total = 0.0
@@ -592,34 +632,44 @@ cdef tuple _sgd_dense(Arch arch, const af_net *net_p, floating[::1] params,
 
 
 def batch_gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-                   const floating[:, ::1] Y, const int64_t[::1] order, sample_weight=None):
+                   const floating[:, ::1] Y, const int64_t[::1] order, sample_weight=None,
+                   dropout=None, dropout_seed=0, dropout_counter=0):
     """Return ``(grad, loss_sum, status, n_done)``: the summed gradient (no l2,
     no penalties) and loss of the rows ``X[order]`` taken as one batch, through
     BLAS GEMMs (af_train_gemm without a step), and nothing changed.  With
     ``apply_gradient`` a batch too large for one call is summed over several,
     so that Ctrl-C is served inside it.  ``status`` is ``E_NONFINITE`` when the
     loss of the sample at position ``n_done`` was not finite (grad is then
-    incomplete)."""
+    incomplete).  ``dropout``, ``dropout_seed``, ``dropout_counter``: as for
+    ``train`` (rows of X key the masks, so a split batch draws what one call
+    would)."""
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, X.shape[0])
-    cdef const double[::1] wv
+    rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
+    cdef const double[::1] wv, dv
     cdef af_net net = arch.net
     if weights is not None:
         wv = weights
         net.sample_weight = &wv[0]
+    if rates is not None:
+        dv = rates
+        net.dropout = &dv[0]
+        net.dropout_seed = seed
+        net.dropout_counter = counter
+    cdef int64_t width = arch.scratch_width + af_dropout_width(&net)
     cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
     _check_in_range(order, n_rows, "order", "samples")
     dtype = np.float32 if floating is float else np.float64
     grad_arr = np.zeros(max(arch.n_params, 1), dtype=dtype)
     if n_order == 0:
         return grad_arr[:arch.n_params], 0.0, AF_OK, 0
-    if n_order * arch.scratch_width >= INT_MAX:
+    if n_order * width >= INT_MAX:
         raise ValueError(f"{n_order} rows do not fit one BLAS call for this network; "
                          "pass fewer")
     cdef floating[::1] grad = grad_arr
-    cdef floating[::1] scratch = np.empty(n_order * arch.scratch_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(n_order * width, dtype=dtype)
     cdef int64_t done = 0
     cdef double total = 0.0
     cdef int status
@@ -691,12 +741,14 @@ def apply_gradient(Arch arch, floating[::1] params, floating[::1] opt_state,
 def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
                  const int64_t[::1] indices, const int64_t[::1] indptr,
                  const floating[:, ::1] Y, const int64_t[::1] order, double lr=0.01,
-                 double l2=0.0, sample_weight=None):
+                 double l2=0.0, sample_weight=None, dropout=None, dropout_seed=0,
+                 dropout_counter=0):
     """Per-sample SGD (as ``train`` with batch_size=1, 'sgd') on CSR inputs.
 
     data, indices, indptr : the CSR arrays of X (n_samples = len(indptr) - 1 rows,
     sizes[0] columns); only the first-layer weights of non-zero inputs are touched.
-    ``sample_weight`` as for ``train``.  Returns ``(status, loss_sum, n_done)``.
+    ``sample_weight`` and the dropout arguments as for ``train``.  Returns
+    ``(status, loss_sum, n_done)``.
     """
     if not lr * l2 <= LAZY_DECAY_MAX:
         raise ValueError(f"lr * l2 must be <= {LAZY_DECAY_MAX} for the sparse kernel's lazy "
@@ -713,11 +765,17 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
         raise ValueError(f"data has {data.shape[0]} values but indices has {nnz}")
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, n_rows)
-    cdef const double[::1] wv
+    rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
+    cdef const double[::1] wv, dv
     cdef af_net net = arch.net
     if weights is not None:
         wv = weights
         net.sample_weight = &wv[0]
+    if rates is not None:
+        dv = rates
+        net.dropout = &dv[0]
+        net.dropout_seed = seed
+        net.dropout_counter = counter
     if indptr[0] != 0 or indptr[n_rows] != nnz:
         raise ValueError(f"indptr must start at 0 and end at {nnz}")
     for i in range(n_rows):
@@ -733,7 +791,8 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
 
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] wt0 = np.empty(arch.sizes[0] * arch.sizes[1], dtype=dtype)
-    cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(arch.scratch_width + af_dropout_width(&net),
+                                          dtype=dtype)
     cdef double[::1] scales = np.ones(arch.net.n_layers)
     # Empty CSR arrays have no element to point at; the kernel then reads none.
     cdef const floating *data_p = &data[0] if nnz > 0 else NULL
@@ -816,23 +875,32 @@ def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
 
 
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-             const floating[:, ::1] Y, sample_weight=None):
+             const floating[:, ::1] Y, sample_weight=None, dropout=None, dropout_seed=0,
+             dropout_counter=0):
     """Return ``(grad, loss_sum)``: the gradient of the summed loss over the rows
     of X (no L2 term; each row's term times its ``sample_weight``), laid out
-    like params, and that sum."""
+    like params, and that sum.  With ``dropout`` (as for ``train``), the loss
+    and gradient at the masks that key draws."""
     _check_params(arch, params.shape[0])
     _check_xy(arch, X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, X.shape[0])
-    cdef const double[::1] wv
+    rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
+    cdef const double[::1] wv, dv
     cdef af_net net = arch.net
     if weights is not None:
         wv = weights
         net.sample_weight = &wv[0]
+    if rates is not None:
+        dv = rates
+        net.dropout = &dv[0]
+        net.dropout_seed = seed
+        net.dropout_counter = counter
     dtype = np.float32 if floating is float else np.float64
     grad_arr = np.zeros(arch.n_params, dtype=dtype)
     cdef floating[::1] grad = grad_arr
-    cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
+    cdef floating[::1] scratch = np.empty(arch.scratch_width + af_dropout_width(&net),
+                                          dtype=dtype)
     cdef int64_t n = X.shape[0]
     cdef double loss = 0.0
     if n == 0:

@@ -296,13 +296,72 @@ def predict(weights, biases, acts, X, slope=0.1):
     return np.array([forward(weights, biases, acts, x, slope)[-1] for x in X])
 
 
+# -- Inverted dropout ----------------------------------------------------------------------
+#
+# Masks come from a hash of (seed, counter, row, layer, unit): SplitMix64's
+# output function, in uint64 arithmetic (csrc/af_dropout.h has the same).  A
+# hidden unit is dropped when its 53-bit uniform is below the rate; a kept
+# unit's output is multiplied by 1 / (1 - rate) (inverted dropout), so
+# prediction uses the outputs as they are.
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(z):
+    """SplitMix64's output function on a uint64 array (wrapping arithmetic)."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_factors(seed, counter, row, layer, n, rate, dtype=np.float64):
+    """The n factors (0 for a dropped unit, else 1 / (1 - rate) in dtype) of
+    hidden layer ``layer``'s outputs for the sample in row ``row`` of X."""
+    one = lambda v: np.array([v], dtype=np.uint64)  # noqa: E731 (uint64 from a Python int)
+    with np.errstate(over="ignore"):
+        call = _mix(_mix(one(seed) + _GOLDEN) + one(counter) * _GOLDEN)
+        key = _mix(call ^ (one(row) * np.uint64(0xD1B54A32D192ED03)))
+        key = _mix(key + np.uint64(layer + 1) * _GOLDEN)
+        u = _mix(key + (np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN))
+    uniform = (u >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    keep = dtype(1.0 / (1.0 - rate))
+    return np.where(uniform < rate, dtype(0), keep).astype(dtype)
+
+
+def forward_dropout(weights, biases, acts, x, slope=0.1, dropout=None, dropout_seed=0,
+                    dropout_counter=0, row=0):
+    """Return (outputs [x, a_1, ..., a_L] before dropout, pre-activations, the
+    input each layer reads (a hidden layer's dropped outputs), the factors of
+    each hidden layer (None where its rate is 0)) for one training sample."""
+    params = layer_params(acts, slope)
+    outputs, zs, inputs, factors = [np.asarray(x)], [], [np.asarray(x)], []
+    for l, (W, b, act, p) in enumerate(zip(weights, biases, acts, params)):
+        zs.append(W @ inputs[-1] + b)
+        outputs.append(activate(act, zs[-1], p))
+        rate = dropout[l] if dropout is not None and l < len(weights) - 1 else 0.0
+        if rate > 0:
+            k = dropout_factors(dropout_seed, dropout_counter, row, l, len(zs[-1]), rate,
+                                outputs[-1].dtype.type)
+            factors.append(k)
+            inputs.append(outputs[-1] * k)
+        else:
+            factors.append(None)
+            inputs.append(outputs[-1])
+    return outputs, zs, inputs, factors
+
+
 def backprop(weights, biases, acts, loss, x, y, slope=0.1, loss_scale=1.0, weight=1.0,
-             **loss_options):
+             dropout=None, dropout_seed=0, dropout_counter=0, row=0, **loss_options):
     """Return (weight gradients, bias gradients, loss) of one sample of weight
     ``weight`` (which multiplies its loss and output delta).
+    ``dropout``: None or one rate per hidden layer, the masks of the sample in
+    row ``row`` of X drawn with ``dropout_seed`` and ``dropout_counter``.
     ``loss_options``: huber_delta, label_smoothing, prob_eps (see output_delta)."""
     params = layer_params(acts, slope)
-    outputs, zs = forward_z(weights, biases, acts, x, slope)
+    outputs, zs, inputs, factors = forward_dropout(weights, biases, acts, x, slope, dropout,
+                                                   dropout_seed, dropout_counter, row)
     delta, value = output_delta(loss, acts[-1], outputs[-1], y, params[-1], loss_scale,
                                 zs[-1], **loss_options)
     if weight != 1.0:
@@ -311,20 +370,23 @@ def backprop(weights, biases, acts, loss, x, y, slope=0.1, loss_scale=1.0, weigh
     grad_w = [None] * len(weights)
     grad_b = [None] * len(weights)
     for l in reversed(range(len(weights))):
-        grad_w[l] = np.outer(delta, outputs[l])
+        grad_w[l] = np.outer(delta, inputs[l])
         grad_b[l] = delta
         if l > 0:
-            delta = act_backward(acts[l - 1], outputs[l], weights[l].T @ delta, params[l - 1],
-                                 zs[l - 1])
+            g = weights[l].T @ delta
+            if factors[l - 1] is not None:
+                g = g * factors[l - 1]
+            delta = act_backward(acts[l - 1], outputs[l], g, params[l - 1], zs[l - 1])
     return grad_w, grad_b, value
 
 
 def sgd_step(weights, biases, acts, loss, x, y, lr, mu=0.0, slope=0.1, loss_scale=1.0,
-             weight=1.0, **loss_options):
+             weight=1.0, **options):
     """One per-sample SGD step with L2 decay mu, in place; returns the sample's
-    (weighted) loss.  The decay does not depend on the sample's weight."""
+    (weighted) loss.  The decay does not depend on the sample's weight.
+    ``options``: backprop's dropout and loss options."""
     grad_w, grad_b, value = backprop(weights, biases, acts, loss, x, y, slope, loss_scale,
-                                     weight, **loss_options)
+                                     weight, **options)
     lr_t = weights[0].dtype.type(lr)
     mu_t = weights[0].dtype.type(mu)
     for l in range(len(weights)):
@@ -341,7 +403,7 @@ def sgd_epoch(weights, biases, acts, loss, X, Y, order, lr, mu=0.0, slope=0.1, l
     for i in order:
         weight = 1.0 if sample_weight is None else sample_weight[i]
         total += sgd_step(weights, biases, acts, loss, X[i], Y[i], lr, mu, slope, loss_scale,
-                          weight, **loss_options)
+                          weight, row=i, **loss_options)
     return total / max(len(order), 1)
 
 
@@ -521,7 +583,8 @@ def optimizer_step(optimizer, variables, grads, state, t, lr, weight_decay=0.0,
 
 def minibatch_epoch(weights, biases, acts, loss, X, Y, order, batch_size, optimizer, state,
                     t=0, lr=0.01, l2=0.0, penalties=None, slope=0.1, loss_scale=1.0,
-                    sample_weight=None, weight_divisor="count", **options):
+                    sample_weight=None, weight_divisor="count", dropout=None, dropout_seed=0,
+                    dropout_counter=0, **options):
     """Train over X[order] in batches, in place; returns (loss_sum, t), where
     loss_sum adds, per batch, its size times the regularizers' value (Keras'
     batch loss is the mean loss plus that value).  options: optimizer_step's.
@@ -538,6 +601,8 @@ def minibatch_epoch(weights, biases, acts, loss, X, Y, order, batch_size, optimi
       the batch losses weighted by B / n, so loss_sum adds B / S * sum w_i l_i.
       A batch with S = 0 takes no step and adds 0 (scikit-learn would divide
       by zero).
+
+    ``dropout``: as for backprop (each sample's row keys its masks).
     """
     variables = [v for pair in zip(weights, biases) for v in pair]
     c = variables[0].dtype.type
@@ -554,7 +619,9 @@ def minibatch_epoch(weights, biases, acts, loss, X, Y, order, batch_size, optimi
         for i in batch:
             weight = 1.0 if sample_weight is None else float(sample_weight[i])
             gw, gb, value = backprop(weights, biases, acts, loss, X[i], Y[i], slope,
-                                     loss_scale, weight)
+                                     loss_scale, weight, dropout=dropout,
+                                     dropout_seed=dropout_seed,
+                                     dropout_counter=dropout_counter, row=i)
             for k, g in enumerate(g for pair in zip(gw, gb) for g in pair):
                 sums[k] += g
             total += value * factor

@@ -146,6 +146,15 @@ typedef struct {
      * weight; a batch's step divides by the batch length (Keras' rule) or, with
      * af_opt.weight_sum_divisor, by the batch's weight sum (scikit-learn's). */
     const double *sample_weight;
+    /* Inverted dropout for the training calls (NULL: none): one rate in
+     * [0, 1) per hidden layer (n_layers - 1 values), applied to that layer's
+     * outputs; the masks are keyed by (dropout_seed, dropout_counter, the
+     * sample's row of X, layer, unit), see af_dropout.h.  Each row of training
+     * scratch then needs af_dropout_width more values, after the rest.
+     * Prediction (af_forward) never drops. */
+    const double *dropout;
+    uint64_t dropout_seed;
+    uint64_t dropout_counter;
 } af_net;
 
 /* Optimizer hyper-parameters and step counter.  Every option past t is off at
@@ -213,6 +222,9 @@ int64_t af_sum_width(const af_net *net);
  * z (af_act_needs_z), else 0.  The training scratch ("per-sample scratch") is
  * af_sum_width + 2 * af_max_width + af_z_width values. */
 int64_t af_z_width(const af_net *net);
+/* The extra training scratch per row for dropout: 2 * af_sum_width when
+ * net->dropout is set, else 0. */
+int64_t af_dropout_width(const af_net *net);
 
 /* Forward pass of n samples, a few at a time (each row's outputs are the same
  * bits whatever n).  X: (n, sizes[0]); out: (n, sizes[L]);

@@ -63,6 +63,11 @@ int64_t af_z_width(const af_net *net)
     return 0;
 }
 
+int64_t af_dropout_width(const af_net *net)
+{
+    return net->dropout ? 2 * af_sum_width(net) : 0;
+}
+
 
 /* Baseline x86-64 (SSE2), every other machine, and the portable variant
  * (where AF_VEC_BYTES only sets the forward pass's block of samples). */

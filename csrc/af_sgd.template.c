@@ -61,10 +61,12 @@ void FN(af_sparse_end)(const af_net *net, TYPE *params, const TYPE *wt0, double 
 /* out := act(s W in + b) for layers l0..L-1, starting at parameter offset p_off;
  * each layer's outputs follow the previous one's in out.  Pre-activations
  * that an activation needs go to zout at out's offset (zout NULL: none do).
- * Returns the last. */
+ * A hidden layer with a dropout rate feeds the next its dropped copy (dr,
+ * row_key: af_dropout.h).  Returns the last. */
 static inline const TYPE *FN(af_forward_scaled)(const af_net *net, const TYPE *params,
                                                 const double *scales, int64_t l0, int64_t p_off,
-                                                const TYPE *in, TYPE *out, TYPE *zout)
+                                                const TYPE *in, TYPE *out, TYPE *zout,
+                                                const af_drop *dr, uint64_t row_key)
 {
     for (int64_t l = l0; l < net->n_layers; l++) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
@@ -76,9 +78,13 @@ static inline const TYPE *FN(af_forward_scaled)(const af_net *net, const TYPE *p
         if (zout) zout += n_out;
         p_off += (n_in + 1) * n_out;
         in = out;
+        if (dr->rate && l < net->n_layers - 1 && dr->rate[l] > 0) {
+            FN(af_dropout_apply)(row_key, l, dr->rate[l], out, dr, n_out);
+            in = out + dr->d_off;
+        }
         out += n_out;
     }
-    return in;
+    return in; /* the output layer's (never dropped) */
 }
 
 /* The fused backward step for the rows js[0..nr) (nr <= 4) of W (n_out, n_in):
@@ -237,13 +243,14 @@ static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
 }
 
 /* One sample: forward, output delta, then backprop fused with the update.
- * Dense input: x.  Sparse input (wt0 != NULL): nnz pairs (idx, val).
+ * Dense input: x.  Sparse input (wt0 != NULL): nnz pairs (idx, val).  row:
+ * its row of X (keys its dropout masks).
  * Returns the loss; a non-finite loss returns before any update. */
 static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, double decay,
                              double lr, const TYPE *x, TYPE *wt0, const int64_t *idx,
                              const TYPE *val, int64_t nnz, const TYPE *y, double w,
                              TYPE *scratch, int64_t n_params, int64_t sum_width,
-                             int64_t max_width, int64_t z_width)
+                             int64_t max_width, int64_t z_width, int64_t row)
 {
     const int64_t L = net->n_layers, n_in0 = net->sizes[0], n_out0 = net->sizes[1];
     const TYPE lr_t = (TYPE)lr;
@@ -253,6 +260,10 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     TYPE *zbuf = z_width ? prev + max_width : NULL;
     TYPE *b0 = params + n_in0 * n_out0;
     const TYPE *out;
+    /* Dropout's regions follow the scratch (af_dropout.h). */
+    const int64_t d_off = sum_width + 2 * max_width + z_width;
+    const af_drop dr = {net->dropout, d_off, d_off + sum_width};
+    const uint64_t row_key = dr.rate ? af_drop_row_key(net, row) : 0;
 
     /* Forward. */
     if (wt0) {
@@ -260,11 +271,18 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
         FN(af_sparse_forward)(wt0, n_out0, idx, val, nnz, (TYPE)scales[0], b0, z);
         FN(af_act_keep_z)(net->acts[0], (TYPE)net->act_params[0], z,
                           zbuf && af_act_needs_z(net->acts[0]) ? zbuf : NULL, n_out0);
-        out = L > 1 ? FN(af_forward_scaled)(net, params, scales, 1, (n_in0 + 1) * n_out0, z,
-                                            acts_buf + n_out0, zbuf ? zbuf + n_out0 : NULL)
+        const TYPE *z_in = z;
+        if (dr.rate && L > 1 && dr.rate[0] > 0) {
+            FN(af_dropout_apply)(row_key, 0, dr.rate[0], z, &dr, n_out0);
+            z_in = z + dr.d_off;
+        }
+        out = L > 1 ? FN(af_forward_scaled)(net, params, scales, 1, (n_in0 + 1) * n_out0, z_in,
+                                            acts_buf + n_out0, zbuf ? zbuf + n_out0 : NULL,
+                                            &dr, row_key)
                     : z;
     } else {
-        out = FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf, zbuf);
+        out = FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf, zbuf, &dr,
+                                    row_key);
     }
     const double loss = FN(af_weigh)(w, delta, net->sizes[L],
                                      FN(af_output_delta)(net, out,
@@ -279,6 +297,9 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
         p_off -= (n_in + 1) * n_out;
         a_off -= n_in;
         const TYPE *restrict a_in = acts_buf + a_off;
+        /* With dropout on this layer's input, its weights saw the dropped copy. */
+        const int dropped = dr.rate && dr.rate[l - 1] > 0;
+        const TYPE *a_w = dropped ? a_in + dr.d_off : a_in;
         TYPE *W = params + p_off, *b = W + n_in * n_out;
         if (scales[l] < AF_SCALE_MIN) FN(af_fold)(W, n_in * n_out, &scales[l]);
         const double s = scales[l], s_new = s * decay, step = lr / s_new;
@@ -293,12 +314,13 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
             b[j] -= lr_t * delta[j];
             js[nr++] = j;
             if (nr == 4) {
-                FN(af_back_rows)(W, n_in, js, 4, delta, (TYPE)s, step, a_in, pv);
+                FN(af_back_rows)(W, n_in, js, 4, delta, (TYPE)s, step, a_w, pv);
                 nr = 0;
             }
         }
-        FN(af_back_rows)(W, n_in, js, nr, delta, (TYPE)s, step, a_in, pv);
+        FN(af_back_rows)(W, n_in, js, nr, delta, (TYPE)s, step, a_w, pv);
         scales[l] = s_new;
+        if (dropped) FN(af_dropout_back)(pv, a_in, &dr, n_in);
         FN(af_act_backward_inplace)(net->acts[l - 1], (TYPE)net->act_params[l - 1], a_in,
                                     zbuf ? zbuf + a_off : NULL, pv, pv, n_in);
         TYPE *t = delta;
@@ -348,7 +370,7 @@ int FN(af_sgd)(const af_net *net, double lr, double mu, TYPE *params, double *sc
         const double loss =
             FN(af_sgd_one)(net, params, scales, decay, lr, X + r * n_x, NULL, NULL, NULL, 0,
                            Y + r * n_y, net->sample_weight ? net->sample_weight[r] : 1.0,
-                           scratch, n_params, sum_width, max_width, z_width);
+                           scratch, n_params, sum_width, max_width, z_width, r);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;
@@ -388,7 +410,8 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
                                            indices + start, data + start, indptr[r + 1] - start,
                                            Y + r * n_y,
                                            net->sample_weight ? net->sample_weight[r] : 1.0,
-                                           scratch, n_params, sum_width, max_width, z_width);
+                                           scratch, n_params, sum_width, max_width, z_width,
+                                           r);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;

@@ -14,6 +14,8 @@
 #endif
 #endif
 
+#include "af_dropout.h"
+
 static inline TYPE FN(af_clip)(TYPE p)
 {
     const TYPE lo = AF_TYPE_EPS, hi = (TYPE)1 - AF_TYPE_EPS;
@@ -199,19 +201,50 @@ static inline double FN(af_weigh)(double w, TYPE *delta, int64_t k, double loss)
     return loss * w;
 }
 
-/* Forward, output delta and backprop of one sample, adding dL/dW = delta a^T
- * and dL/db = delta into grad (same layout as params).  params are unchanged.
- * scratch: per-sample scratch (af.h).  Returns the loss. */
+/* af_forward_sample with dropout on the hidden layers' outputs: each one the
+ * next layer reads is its dropped copy (af_dropout.h). */
+static AF_NOINLINE const TYPE *FN(af_forward_dropout)(const af_net *net, const TYPE *params,
+                                                      const TYPE *x, TYPE *acts_buf,
+                                                      TYPE *zbuf, const af_drop *dr,
+                                                      uint64_t row_key)
+{
+    const TYPE *in = x;
+    TYPE *out = acts_buf;
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const int32_t act = net->acts[l];
+        FN(af_rows_dot)(params, params + n_in * n_out, in, n_in, n_out, (TYPE)1, out);
+        FN(af_act_keep_z)(act, (TYPE)net->act_params[l], out,
+                          zbuf && af_act_needs_z(act) ? zbuf + (out - acts_buf) : NULL, n_out);
+        params += (n_in + 1) * n_out;
+        in = out;
+        if (l < net->n_layers - 1 && dr->rate[l] > 0) {
+            FN(af_dropout_apply)(row_key, l, dr->rate[l], out, dr, n_out);
+            in = out + dr->d_off;
+        }
+        out += n_out;
+    }
+    return out - net->sizes[net->n_layers];
+}
+
+/* Forward, output delta and backprop of one sample (row `row` of X, which
+ * keys its dropout masks), adding dL/dW = delta a^T and dL/db = delta into
+ * grad (same layout as params).  params are unchanged.  scratch: per-sample
+ * scratch (af.h), plus af_dropout_width with dropout.  Returns the loss. */
 static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, const TYPE *x,
                                        const TYPE *y, double w, TYPE *grad, TYPE *scratch,
                                        int64_t n_params, int64_t sum_width, int64_t max_width,
-                                       int64_t z_width)
+                                       int64_t z_width, int64_t row)
 {
     const int64_t L = net->n_layers;
     TYPE *acts_buf = scratch;
     TYPE *delta = scratch + sum_width, *prev = delta + max_width;
     TYPE *zbuf = z_width ? prev + max_width : NULL;
-    const TYPE *out = FN(af_forward_sample)(net, params, x, acts_buf, zbuf);
+    const int64_t d_off = sum_width + 2 * max_width + z_width;
+    const af_drop dr = {net->dropout, d_off, d_off + sum_width};
+    const TYPE *out = dr.rate ? FN(af_forward_dropout)(net, params, x, acts_buf, zbuf, &dr,
+                                                       af_drop_row_key(net, row))
+                              : FN(af_forward_sample)(net, params, x, acts_buf, zbuf);
     const double loss = FN(af_weigh)(w, delta, net->sizes[L],
                                      FN(af_output_delta)(net, out,
                                                          zbuf ? zbuf + (out - acts_buf) : NULL,
@@ -223,6 +256,9 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
         p_off -= (n_in + 1) * n_out;
         a_off -= n_in; /* start of this layer's input among acts_buf (if l > 0) */
         const TYPE *a_in = l > 0 ? acts_buf + a_off : x;
+        /* With dropout on this layer's input, its weights saw the dropped copy. */
+        const int dropped = l > 0 && dr.rate && dr.rate[l - 1] > 0;
+        const TYPE *a_w = dropped ? a_in + dr.d_off : a_in;
         const TYPE *W = params + p_off;
         TYPE *gW = grad + p_off, *gb = gW + n_in * n_out;
         if (l > 0) memset(prev, 0, (size_t)n_in * sizeof(TYPE));
@@ -230,12 +266,13 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
             const TYPE dj = delta[j];
             const TYPE *Wj = W + j * n_in;
             TYPE *gWj = gW + j * n_in;
-            for (int64_t i = 0; i < n_in; i++) gWj[i] += dj * a_in[i];
+            for (int64_t i = 0; i < n_in; i++) gWj[i] += dj * a_w[i];
             if (l > 0)
                 for (int64_t i = 0; i < n_in; i++) prev[i] += Wj[i] * dj;
             gb[j] += dj;
         }
         if (l > 0) {
+            if (dropped) FN(af_dropout_back)(prev, a_in, &dr, n_in);
             FN(af_act_backward_inplace)(net->acts[l - 1], (TYPE)net->act_params[l - 1], a_in,
                                         zbuf ? zbuf + a_off : NULL, prev, prev, n_in);
             TYPE *t = delta;
@@ -536,7 +573,7 @@ int FN(af_train)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_state, 
             const double loss =
                 FN(af_accumulate_sample)(net, params, X + r * n_x, Y + r * n_y,
                                          net->sample_weight ? net->sample_weight[r] : 1.0, grad,
-                                         scratch, n_params, sum_width, max_width, z_width);
+                                         scratch, n_params, sum_width, max_width, z_width, r);
             if (!isfinite(loss)) {
                 *loss_sum = total;
                 *n_done = s;
@@ -565,7 +602,8 @@ int FN(af_gradient)(const af_net *net, const TYPE *params, const TYPE *X, const 
     for (int64_t s = 0; s < n; s++)
         total += FN(af_accumulate_sample)(net, params, X + s * n_x, Y + s * n_y,
                                           net->sample_weight ? net->sample_weight[s] : 1.0, grad,
-                                          scratch, n_params, sum_width, max_width, z_width);
+                                          scratch, n_params, sum_width, max_width, z_width,
+                                          s);
     *loss_sum = total;
     return isfinite(total) ? AF_OK : AF_E_NONFINITE;
 }
@@ -593,6 +631,9 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
     TYPE *dA = scratch + rows * sum_width, *dB = dA + rows * max_width;
     /* Pre-activations where needed, each at its activations' offset from acts. */
     TYPE *zs = z_width ? dB + rows * max_width : NULL;
+    /* Dropout's regions follow, each at a fixed distance from acts. */
+    const int64_t d_off = rows * (sum_width + 2 * max_width + z_width);
+    const af_drop dr = {net->dropout, d_off, d_off + rows * sum_width};
     for (int64_t start = 0; start < n_order; start += batch_size) {
         const int64_t stop = start + batch_size < n_order ? start + batch_size : n_order;
         int B = (int)(stop - start);
@@ -606,7 +647,10 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
         for (int64_t l = 0; l < L; l++) {
             int n_in = (int)net->sizes[l], n_out = (int)net->sizes[l + 1];
             TYPE *Z = A + (int64_t)B * n_in, *b = p + (int64_t)n_in * n_out;
-            gemm(&tr_t, &tr_n, &n_out, &B, &n_in, &one, p, &n_in, A, &n_in, &zero, Z, &n_out);
+            /* With dropout on this input, the layer reads its dropped copy. */
+            TYPE *A_in = l > 0 && dr.rate && dr.rate[l - 1] > 0 ? A + dr.d_off : A;
+            gemm(&tr_t, &tr_n, &n_out, &B, &n_in, &one, p, &n_in, A_in, &n_in, &zero, Z,
+                 &n_out);
             const int32_t act = net->acts[l];
             TYPE *zl = zs && af_act_needs_z(act) ? zs + (Z - acts) : NULL;
             for (int r = 0; r < B; r++) {
@@ -615,6 +659,10 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
                 FN(af_act_keep_z)(act, (TYPE)net->act_params[l], row,
                                   zl ? zl + (int64_t)r * n_out : NULL, n_out);
             }
+            if (l < L - 1 && dr.rate && dr.rate[l] > 0)
+                for (int r = 0; r < B; r++)
+                    FN(af_dropout_apply)(af_drop_row_key(net, order[start + r]), l, dr.rate[l],
+                                         Z + (int64_t)r * n_out, &dr, n_out);
             p += (int64_t)(n_in + 1) * n_out;
             A = Z;
         }
@@ -642,13 +690,16 @@ int FN(af_train_gemm)(const af_net *net, af_opt *opt, TYPE *params, TYPE *opt_st
             int n_in = (int)net->sizes[l], n_out = (int)net->sizes[l + 1];
             p_off -= (int64_t)(n_in + 1) * n_out;
             A -= (int64_t)B * n_in; /* A_l, this layer's input */
+            const int dropped = l > 0 && dr.rate && dr.rate[l - 1] > 0;
+            TYPE *A_w = dropped ? A + dr.d_off : A;
             TYPE *W = params + p_off, *gW = grad + p_off, *gb = gW + (int64_t)n_in * n_out;
-            gemm(&tr_n, &tr_t, &n_in, &n_out, &B, &one, A, &n_in, D, &n_out, &zero, gW, &n_in);
+            gemm(&tr_n, &tr_t, &n_in, &n_out, &B, &one, A_w, &n_in, D, &n_out, &zero, gW, &n_in);
             for (int j = 0; j < n_out; j++) gb[j] = 0;
             for (int r = 0; r < B; r++)
                 for (int j = 0; j < n_out; j++) gb[j] += D[(int64_t)r * n_out + j];
             if (l > 0) {
                 gemm(&tr_n, &tr_n, &n_in, &B, &n_out, &one, W, &n_in, D, &n_out, &zero, P, &n_in);
+                if (dropped) FN(af_dropout_back)(P, A, &dr, (int64_t)B * n_in);
                 const TYPE *zl = zs ? zs + (A - acts) : NULL;
                 for (int r = 0; r < B; r++)
                     FN(af_act_backward_inplace)(net->acts[l - 1], (TYPE)net->act_params[l - 1],

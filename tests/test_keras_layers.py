@@ -140,7 +140,7 @@ def test_layers_that_cannot_run_name_what_is_supported():
     with pytest.raises(TypeError, match="Rescaling does not support foo"):
         layers.Rescaling(1.0, foo=1)
     with pytest.raises(AttributeError, match="the supported layers are Dense"):
-        layers.Dropout  # noqa: B018
+        layers.BatchNormalization  # noqa: B018
     with pytest.raises(TypeError, match="cannot run in the compiled kernels"):
         layers.Dense(2, activation=np.tanh)
 

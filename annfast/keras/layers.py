@@ -29,13 +29,13 @@ from annfast.keras import _naming, initializers, regularizers
 from annfast.keras import activations as keras_activations
 
 __all__ = ["Layer", "Dense", "Input", "InputLayer", "Flatten", "Rescaling", "Normalization",
-           "Activation", "ReLU", "LeakyReLU", "Softmax", "KerasTensor"]
+           "Activation", "ReLU", "LeakyReLU", "Softmax", "Dropout", "KerasTensor"]
 
 #: Keras' ``leaky_relu`` activation uses negative_slope=0.2.
 LEAKY_SLOPE = 0.2
 
 SUPPORTED_LAYERS = ("Dense, Input/InputLayer, Flatten, Rescaling, Normalization, Activation, "
-                    "ReLU, LeakyReLU, Softmax and nested Sequential models")
+                    "ReLU, LeakyReLU, Softmax, Dropout and nested Sequential models")
 DENSE_ARGUMENTS = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
                    "kernel_regularizer", "bias_regularizer", "input_dim", "input_shape",
                    "dtype", "name")
@@ -604,10 +604,50 @@ class Softmax(_ActivationLayer):
         return {**super().get_config(), "axis": -1}
 
 
+class Dropout(Layer):
+    """Inverted dropout, in training only: during ``fit`` and ``train_on_batch``
+    each output of the hidden Dense layer before it is zeroed with probability
+    ``rate`` and the others are multiplied by ``1 / (1 - rate)``; ``predict``,
+    ``evaluate`` and ``model(x)`` pass the outputs through unchanged.
+
+    It runs in the compiled kernels, on the outputs of the Dense layer it follows
+    (directly, or after that layer's activation layer).  Not supported, with a
+    clear error: Dropout before the first Dense layer (on the inputs), after the
+    model's last Dense layer (on its outputs), and ``noise_shape`` (a mask
+    shared along axes).  ``seed`` fixes the masks (with the model's epoch
+    count); without one it is drawn from ``keras.utils.set_random_seed``'s
+    seed, or fresh entropy.
+    """
+
+    _prefix = "dropout"
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        reject_unsupported("Dropout", {k: v for k, v in kwargs.items()
+                                       if k not in LAYER_ARGUMENTS},
+                           ("rate", "noise_shape", "seed", *LAYER_ARGUMENTS))
+        rate = check_scalar(rate, "rate", low=0, high=1, high_inclusive=False)
+        if noise_shape is not None:
+            raise ValueError(f"Dropout(noise_shape={noise_shape!r}) is not supported: annfast "
+                             "draws one mask value per unit and sample (noise_shape=None)")
+        if seed is not None:
+            seed = check_scalar(seed, "seed", low=0, high=2**64 - 1, integer=True)
+        self.rate, self.noise_shape, self.seed = rate, None, seed
+        self._seed = (seed if seed is not None
+                      else int(_naming.new_generator().integers(0, 2**63 - 1)))
+        super().__init__(**kwargs)
+
+    def _call_array(self, arr):
+        return np.array(arr, copy=True)  # called outside training: no dropout
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": None,
+                "seed": self.seed}
+
+
 TRANSFORM_LAYERS = (Flatten, Rescaling, Normalization)
 
 _KERAS_LAYERS = {
-    "Conv1D", "Conv2D", "Conv3D", "MaxPooling2D", "AveragePooling2D", "Dropout",
+    "Conv1D", "Conv2D", "Conv3D", "MaxPooling2D", "AveragePooling2D",
     "BatchNormalization", "LSTM", "GRU", "SimpleRNN", "Embedding", "Reshape",
     "GlobalAveragePooling2D", "LayerNormalization", "Concatenate", "Add", "ELU", "PReLU",
 }

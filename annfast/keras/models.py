@@ -64,6 +64,7 @@ from annfast.keras.layers import (
     SUPPORTED_LAYERS,
     TRANSFORM_LAYERS,
     Dense,
+    Dropout,
     InputLayer,
     KerasTensor,
     Layer,
@@ -119,6 +120,8 @@ class Sequential:
         self._stack = []  # every layer after the input, in order
         self._pre = []  # the layers that transform the inputs before the Dense chain
         self._folded = {}  # Dense index -> the activation layer folded into it
+        self._dropouts = {}  # Dense index -> the Dropout layers on its outputs
+        self._dropout_counter = 0  # epochs trained with dropout: the masks' counter
         self._sample_shape = None  # the shape of one input sample, once known
         self._seen_shape = None  # the sample shape of the last inputs converted
         self._input_dim = None  # the features reaching the first Dense layer
@@ -227,6 +230,8 @@ class Sequential:
             self._add_transform(layer)
         elif isinstance(layer, _ActivationLayer):
             self._add_activation(layer)
+        elif isinstance(layer, Dropout):
+            self._add_dropout(layer)
         elif isinstance(layer, Dense):
             self._add_dense(layer)
         else:
@@ -280,6 +285,46 @@ class Sequential:
             self._folded[previous._index] = layer
         self._dtype = self._merged_dtype(layer)
         self._stack.append(layer)
+
+    def _add_dropout(self, layer):
+        # The Dense layer whose outputs it drops: the last one, seen through its
+        # activation layer and any Dropout layers after it.
+        target = None
+        for previous in reversed(self._stack):
+            if isinstance(previous, Dropout) or (isinstance(previous, _ActivationLayer)
+                                                 and self._layers):
+                continue
+            if isinstance(previous, Dense):
+                target = previous
+            break
+        if target is None:
+            raise ValueError(f"Dropout layer {layer.name!r} must follow a Dense layer (or its "
+                             "activation layer): annfast drops the outputs of hidden Dense "
+                             "layers in its kernels, and dropout on the inputs (before the "
+                             "first Dense layer) is not supported")
+        self._dtype = self._merged_dtype(layer)
+        self._dropouts.setdefault(target._index, []).append(layer)
+        self._stack.append(layer)
+
+    def _dropout_rates(self):
+        """(one rate per hidden Dense layer, seed), or (None, 0) without dropout;
+        ValueError for a Dropout layer on the model's outputs."""
+        if not any(d.rate > 0 for ds in self._dropouts.values() for d in ds):
+            return None, 0
+        last = len(self._layers) - 1
+        if any(d.rate > 0 for d in self._dropouts.get(last, ())):
+            name = self._dropouts[last][0].name
+            raise ValueError(f"Dropout layer {name!r} follows the last Dense layer "
+                             f"{self._layers[last].name!r}: annfast drops the outputs of "
+                             "hidden Dense layers only; put Dropout between Dense layers")
+        rates, seed = [], 0
+        for i in range(last):
+            keep = 1.0
+            for d in self._dropouts.get(i, ()):
+                keep *= 1.0 - d.rate  # two Dropout layers in a row: one mask
+                seed = (seed * 0x100000001B3 + d._seed + 1) % 2**64
+            rates.append(1.0 - keep)
+        return rates, seed
 
     def _add_dense(self, layer):
         n_in = self._layers[-1].units if self._layers else self._input_dim
@@ -734,6 +779,7 @@ class Sequential:
                                      "after validation_split")
         sizes = [X.shape[1]] + [layer.units for layer in self._layers]
         n_params = _params.n_params(sizes)
+        dropout, dropout_seed = self._dropout_rates()
         kernel_args = self.optimizer._kernel_args()
         state = self.optimizer._ensure_state(n_params, self.dtype, self)
         train_metrics = self._metric_fns(y_raw)
@@ -741,7 +787,7 @@ class Sequential:
         network = self._network(sizes)
         update = _engine.Update(batch_size=batch_size, zero_biases=self._frozen_bias_index(sizes),
                                 penalties=self._penalties(), sample_weight=weights,
-                                **kernel_args)
+                                dropout=dropout, dropout_seed=dropout_seed, **kernel_args)
         scheduled = self.optimizer._scheduled
         data = _engine.prepare(network, X, update)  # proves x finite
         n = len(X)
@@ -790,6 +836,7 @@ class Sequential:
             def on_epoch(epoch, result, params, opt):
                 # Publish the completed epoch: weights, optimizer state, step count.
                 self._params, self.optimizer._state = params, opt.state
+                self._dropout_counter = opt.dropout_counter
                 self.optimizer._bind(self)
                 self.optimizer.iterations += -(-result.n_samples // batch_size)
                 # The loss is the kernel's running mean over the epoch, as Keras reports
@@ -814,7 +861,8 @@ class Sequential:
 
             # Optimizers with bias corrections count their steps as Keras' iterations.
             opt = _engine.OptimizerState(
-                state, self.optimizer.iterations if update.counts_steps else 0)
+                state, self.optimizer.iterations if update.counts_steps else 0,
+                self._dropout_counter)
             # A live bar on a terminal is redrawn between kernel calls; otherwise the
             # epoch runs without a Python call between its kernel calls.
             live = verbose == 1 and _progress.Progress(steps, verbose).dynamic
@@ -955,6 +1003,9 @@ class Sequential:
                              "the functional model from layers, or pass the model to "
                              "Sequential([model, ...])")
         self._require_layers("calling the model")
+        if training and self._dropout_rates()[0] is not None:
+            raise ValueError("model(x, training=True) is not supported with Dropout layers: "
+                             "dropout runs inside fit() and train_on_batch() only")
         return self._forward(self._inputs(inputs, "inputs"))
 
     def _call_array(self, arr):
