@@ -702,7 +702,7 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
         return AF_OK, 0.0, 0
 
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] wt0 = np.empty(arch.sizes[0] * arch.sizes[1], dtype=dtype)
+    cdef floating[::1] wt0 = _aligned_empty(arch.sizes[0] * arch.sizes[1], dtype)
     cdef floating[::1] scratch = np.empty(arch.scratch_width, dtype=dtype)
     cdef double[::1] scales = np.ones(arch.net.n_layers)
     # Empty CSR arrays have no element to point at; the kernel then reads none.
@@ -726,6 +726,18 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
                                        &scratch[0], &total, &done)
             af_sparse_end_f64(&arch.net, &params[0], &wt0[0], &scales[0])
     return status, total, done if status != AF_OK else n_order
+
+
+def _aligned_empty(int64_t n, dtype):
+    """An empty array of n values starting on a 64-byte boundary (a cache line).
+    The sparse path reads and writes rows of the transposed first layer: at a
+    malloc address (16-byte aligned, in whatever place the heap or a fresh
+    mmap puts it) a row's vector loads would straddle cache lines in some calls
+    and not in others."""
+    itemsize = np.dtype(dtype).itemsize
+    buf = np.empty(n + 64 // itemsize, dtype=dtype)
+    start = (-buf.ctypes.data % 64) // itemsize
+    return buf[start:start + n]
 
 
 def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
