@@ -237,8 +237,8 @@ static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
 }
 
 /* The same two passes for a first layer of exactly nv vectors (n_out == nv *
- * AF_VLEN, nv in 1, 2, 4, 8: hidden widths 16 to 128 at some instruction set
- * and dtype), always inlined with nv a constant, so the whole row of sums or
+ * AF_VLEN, nv in 1, 2, 4, 8: hidden widths 4 to 128, by instruction set and
+ * dtype), always inlined with nv a constant, so the whole row of sums or
  * of the delta lives in registers and the non-zeros are read once.  Eight
  * sums in flight whatever nv: 8 / nv non-zero inputs go into separate sets,
  * which keeps the multiply-adds from waiting on each other. */

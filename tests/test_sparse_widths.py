@@ -1,5 +1,5 @@
 """The sparse first layer at the hidden widths it specialises (1, 2, 4 or 8 SIMD
-vectors: 16 to 128 units, depending on the instruction set and dtype) and at
+vectors: 4 to 128 units, depending on the instruction set and dtype) and at
 widths around them, against the reference, at every compiled instruction set;
 with rows of every non-zero count modulo the eight sums the kernel keeps in
 flight, empty rows included."""
