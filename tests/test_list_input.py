@@ -58,7 +58,7 @@ def test_rows_the_pass_does_not_take_give_none(make):
     assert _kernels.csr_from_vectors(make(X), X.shape[1], 0.5, np.float32) is None
 
 
-def test_a_dense_list_is_refused_early():
+def test_a_list_denser_than_the_limit_is_refused():
     X = np.ones((64, 10), dtype=np.int64)
     assert _kernels.csr_from_vectors(tuple(X), 10, 0.25, np.float64) is None
 
