@@ -146,6 +146,17 @@ def as_inputs(X, dtype, argument="X", n_features=None):
     return Inputs(arr, None, arr.shape, argument, False, dtype)
 
 
+def inputs_from_vectors(xs, dtype, n_features, argument):
+    """Inputs from the tutorial's rows (a tuple of arrays of ``n_features``
+    values each), read straight into CSR arrays in one compiled pass when
+    they are mostly zeros; None when that pass does not apply (a dense,
+    ragged, mixed, non-finite or non-array row): the caller then stacks them."""
+    csr = _kernels.csr_from_vectors(xs, n_features, _sparse.SPARSE_DENSITY, dtype)
+    if csr is None:
+        return None
+    return Inputs(None, csr, (len(xs), n_features), argument, True, dtype)
+
+
 # -- updates -----------------------------------------------------------------------------
 
 

@@ -15,10 +15,15 @@ import numpy as np
 
 from cython cimport floating
 from libc.limits cimport INT_MAX
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
+                          uint64_t)
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from annfast._kernels cimport *
+
+cimport numpy as cnp
+
+cnp.import_array()
 
 # The names tables of csrc/af.h (its X-macro lists): a new activation or loss
 # there appears here without a Cython edit.
@@ -790,7 +795,7 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
         return AF_OK, 0.0, 0
 
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] wt0 = np.empty(arch.sizes[0] * arch.sizes[1], dtype=dtype)
+    cdef floating[::1] wt0 = _aligned_empty(arch.sizes[0] * arch.sizes[1], dtype)
     cdef floating[::1] scratch = np.empty(arch.scratch_width + af_dropout_width(&net),
                                           dtype=dtype)
     cdef double[::1] scales = np.ones(arch.net.n_layers)
@@ -815,6 +820,18 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
                                        &scratch[0], &total, &done)
             af_sparse_end_f64(&arch.net, &params[0], &wt0[0], &scales[0])
     return status, total, done if status != AF_OK else n_order
+
+
+def _aligned_empty(int64_t n, dtype):
+    """An empty array of n values starting on a 64-byte boundary (a cache line).
+    The sparse path reads and writes whole rows of the transposed first layer;
+    NumPy promises no alignment beyond what its allocator gives (16 bytes with
+    plain malloc), and a row starting mid-line would split its vector loads
+    across cache lines."""
+    itemsize = np.dtype(dtype).itemsize
+    buf = np.empty(n + 64 // itemsize, dtype=dtype)
+    start = (-buf.ctypes.data % 64) // itemsize
+    return buf[start:start + n]
 
 
 def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
@@ -872,6 +889,140 @@ def csr_from_dense(const floating[:, ::1] X, double max_density=1.0, isa=None):
     data_arr.resize(k, refcheck=False)
     indices_arr.resize(k, refcheck=False)
     return data_arr, indices_arr, indptr_arr, bool(all_finite)
+
+
+ctypedef fused source_t:
+    char  # NumPy's bool (any non-zero byte is True)
+    int8_t
+    uint8_t
+    int16_t
+    uint16_t
+    int32_t
+    uint32_t
+    int64_t
+    uint64_t
+    float
+    double
+
+
+cdef inline int64_t _vector_to_csr(const source_t *x, int64_t d, floating *data,
+                                   int64_t *indices, int64_t k, int *finite) noexcept nogil:
+    """Append the non-zeros of x[0..d) at data[k], indices[k] (each value cast to
+    floating as NumPy casts it); return the new count.  Every value is written
+    and the count moves on past a non-zero only, so no branch depends on the
+    data.  A float row that holds a NaN or an infinity (before or after the
+    cast) clears *finite."""
+    cdef int64_t j
+    cdef floating v
+    cdef int bad = 0
+    for j in range(d):
+        if source_t is char:
+            v = x[j] != 0
+        else:
+            v = <floating>x[j]
+        data[k] = v
+        indices[k] = j
+        k += v != 0
+        if source_t is float or source_t is double:
+            bad |= not (v - v == 0)
+    if bad:
+        finite[0] = 0
+    return k
+
+
+cdef int64_t _append_row(cnp.ndarray x, int64_t d, floating *data, int64_t *indices,
+                         int64_t k, int *finite) noexcept:
+    """_vector_to_csr on the values of x by its dtype; -1 for a dtype not read here."""
+    cdef const void *p = cnp.PyArray_DATA(x)
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t == cnp.NPY_BOOL:
+        return _vector_to_csr(<const char *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_INT8:
+        return _vector_to_csr(<const int8_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_UINT8:
+        return _vector_to_csr(<const uint8_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_INT16:
+        return _vector_to_csr(<const int16_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_UINT16:
+        return _vector_to_csr(<const uint16_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_INT32:
+        return _vector_to_csr(<const int32_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_UINT32:
+        return _vector_to_csr(<const uint32_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_INT64:
+        return _vector_to_csr(<const int64_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_UINT64:
+        return _vector_to_csr(<const uint64_t *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_FLOAT32:
+        return _vector_to_csr(<const float *>p, d, data, indices, k, finite)
+    if t == cnp.NPY_FLOAT64:
+        return _vector_to_csr(<const double *>p, d, data, indices, k, finite)
+    return -1
+
+
+def _csr_from_vectors(tuple xs, int64_t d, int64_t limit, double max_density,
+                      floating[::1] data, int64_t[::1] indices, int64_t[::1] indptr):
+    """The body of csr_from_vectors for one output dtype; the count, or -1."""
+    cdef int64_t n = len(xs), i, k = 0, nd
+    cdef int64_t probe = max(n // 16, 1)
+    cdef int finite = 1, t0 = -1
+    cdef cnp.ndarray x
+    cdef cnp.npy_intp *dims
+    indptr[0] = 0
+    for i in range(n):
+        obj = xs[i]
+        if not cnp.PyArray_Check(obj):
+            return -1
+        x = <cnp.ndarray>obj
+        nd = cnp.PyArray_NDIM(x)
+        dims = cnp.PyArray_DIMS(x)
+        # (d,) or (d, 1), contiguous, aligned, native byte order, and one dtype
+        # for all rows (mixed dtypes promote, then cast: the general path).
+        if not ((nd == 1 or (nd == 2 and dims[1] == 1)) and dims[0] == d
+                and cnp.PyArray_ISCARRAY_RO(x)
+                and (t0 < 0 or cnp.PyArray_TYPE(x) == t0)):
+            return -1
+        t0 = cnp.PyArray_TYPE(x)
+        k = _append_row(x, d, &data[0], &indices[0], k, &finite)
+        if k < 0 or not finite:
+            return -1
+        indptr[i + 1] = k
+        # Too dense: as soon as the count passes the limit, or, early on,
+        # twice the allowed share of the rows read so far.
+        if k > limit or (i + 1 == probe and k > 2 * max_density * probe * d):
+            return -1
+    return k
+
+
+def csr_from_vectors(xs, int64_t d, double max_density, dtype):
+    """``(data, indices, indptr)`` of the rows ``xs`` (a tuple of NumPy arrays) in
+    one compiled pass, or None.
+
+    Each row must be an array of d values, shape (d,) or (d, 1), contiguous and
+    in native byte order, all rows of one dtype: bool, an integer or
+    float32/64.  The values are cast to ``dtype`` (float32 or float64) as NumPy
+    casts them, with no intermediate copy of the rows.  None when a row is
+    anything else, a float value is NaN or infinite (before or after the
+    cast), or more than ``max_density`` of the values prove non-zero: the
+    caller's general path then stacks the rows and reports what is wrong.
+    """
+    cdef int64_t n = len(xs)
+    if n == 0 or d <= 0 or not isinstance(xs, tuple):
+        return None
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+    max_density = max(0.0, min(max_density, 1.0))
+    limit = int(max_density * n * d)
+    cap = min(limit + d, n * d)  # a row may be written whole before the limit is checked
+    data = np.empty(cap, dtype=dtype)
+    indices = np.empty(cap, dtype=np.int64)
+    indptr = np.empty(n + 1, dtype=np.int64)
+    k = _csr_from_vectors(xs, d, limit, max_density, data, indices, indptr)
+    if k < 0:
+        return None
+    data.resize(k, refcheck=False)
+    indices.resize(k, refcheck=False)
+    return data, indices, indptr
 
 
 def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,

@@ -176,6 +176,20 @@ class NeuralNet:
             xs, ys = zip(*data)
         except (TypeError, ValueError):
             raise ValueError(f"{argument} must be a list of (x, y) pairs") from None
+        # Mostly-zero rows of one dtype go straight into the sparse layout in one
+        # compiled pass; anything else (or anything wrong) takes the general path.
+        X = _engine.inputs_from_vectors(xs, self.dtype, self.layers[0], f"{argument} inputs")
+        if X is None:
+            X = self._stacked_inputs(xs, argument)
+        try:
+            Y = np.array(ys)
+        except ValueError:
+            raise ValueError(f"{argument}: the targets y do not all have the same shape") from None
+        if Y.ndim == 3 and Y.shape[2] == 1:
+            Y = Y[:, :, 0]
+        return X, self._as_targets(Y, n, f"{argument} targets")
+
+    def _stacked_inputs(self, xs, argument):
         try:
             X = np.array(xs)  # one stacked copy: (n, d) or (n, d, 1)
         except ValueError:
@@ -187,14 +201,7 @@ class NeuralNet:
         if X.ndim != 2:
             raise ValueError(f"{argument}: each x must be a vector of {self.layers[0]} values "
                              f"(shape (n,) or (n, 1)), got shape {X.shape[1:]}")
-        X = self._as_inputs(X, f"{argument} inputs")
-        try:
-            Y = np.array(ys)
-        except ValueError:
-            raise ValueError(f"{argument}: the targets y do not all have the same shape") from None
-        if Y.ndim == 3 and Y.shape[2] == 1:
-            Y = Y[:, :, 0]
-        return X, self._as_targets(Y, n, f"{argument} targets")
+        return self._as_inputs(X, f"{argument} inputs")
 
     # -- training -------------------------------------------------------------------
 

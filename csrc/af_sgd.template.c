@@ -242,6 +242,93 @@ static inline void FN(af_sparse_update)(TYPE *restrict wt0, int64_t n_out,
     }
 }
 
+/* The same two passes for a first layer of exactly nv vectors (n_out == nv *
+ * AF_VLEN, nv in 1, 2, 4, 8: hidden widths 4 to 128, by instruction set and
+ * dtype), always inlined with nv a constant, so the whole row of sums or
+ * of the delta lives in registers and the non-zeros are read once.  Eight
+ * sums in flight whatever nv: 8 / nv non-zero inputs go into separate sets,
+ * which keeps the multiply-adds from waiting on each other. */
+static inline AF_ALWAYS_INLINE void FN(af_sparse_forward_nv)(
+    const TYPE *restrict wt0, const int nv, const int64_t *restrict idx,
+    const TYPE *restrict val, int64_t nnz, TYPE s, const TYPE *restrict b, TYPE *restrict z)
+{
+    const int64_t n_out = nv * AF_VLEN;
+    const int u = 8 / nv;
+    FN(af_vec) acc[8], r;
+    memset(acc, 0, sizeof acc);
+    int64_t k = 0;
+    for (; k + u <= nnz; k += u)
+        for (int q = 0; q < u; q++) {
+            const TYPE *row = wt0 + idx[k + q] * n_out;
+            const TYPE x = val[k + q];
+            for (int c = 0; c < nv; c++) {
+                memcpy(&r, row + c * AF_VLEN, sizeof r);
+                acc[q * nv + c] += r * x;
+            }
+        }
+    for (; k < nnz; k++) {
+        const TYPE *row = wt0 + idx[k] * n_out;
+        for (int c = 0; c < nv; c++) {
+            memcpy(&r, row + c * AF_VLEN, sizeof r);
+            acc[c] += r * val[k];
+        }
+    }
+    for (int q = 1; q < u; q++)
+        for (int c = 0; c < nv; c++) acc[c] += acc[q * nv + c];
+    for (int c = 0; c < nv; c++) {
+        memcpy(&r, b + c * AF_VLEN, sizeof r);
+        r += acc[c] * s;
+        memcpy(z + c * AF_VLEN, &r, sizeof r);
+    }
+}
+
+static inline AF_ALWAYS_INLINE void FN(af_sparse_update_nv)(
+    TYPE *restrict wt0, const int nv, const int64_t *restrict idx, const TYPE *restrict val,
+    int64_t nnz, double step, const TYPE *restrict d)
+{
+    const int64_t n_out = nv * AF_VLEN;
+    FN(af_vec) dv[8], r;
+    memcpy(dv, d, (size_t)nv * sizeof r);
+    for (int64_t k = nnz - 1; k >= 0; k--) {
+        const TYPE c = (TYPE)(step * (double)val[k]);
+        TYPE *row = wt0 + idx[k] * n_out;
+        for (int q = 0; q < nv; q++) {
+            memcpy(&r, row + q * AF_VLEN, sizeof r);
+            r -= c * dv[q];
+            memcpy(row + q * AF_VLEN, &r, sizeof r);
+        }
+    }
+}
+
+/* af_sparse_forward / af_sparse_update, through the fixed-width bodies when
+ * the first layer is 1, 2, 4 or 8 vectors wide. */
+static void FN(af_sparse_forward_any)(const TYPE *restrict wt0, int64_t n_out,
+                                      const int64_t *restrict idx, const TYPE *restrict val,
+                                      int64_t nnz, TYPE s, const TYPE *restrict b,
+                                      TYPE *restrict z)
+{
+    switch (n_out / AF_VLEN * (n_out % AF_VLEN == 0)) {
+    case 1: FN(af_sparse_forward_nv)(wt0, 1, idx, val, nnz, s, b, z); return;
+    case 2: FN(af_sparse_forward_nv)(wt0, 2, idx, val, nnz, s, b, z); return;
+    case 4: FN(af_sparse_forward_nv)(wt0, 4, idx, val, nnz, s, b, z); return;
+    case 8: FN(af_sparse_forward_nv)(wt0, 8, idx, val, nnz, s, b, z); return;
+    default: FN(af_sparse_forward)(wt0, n_out, idx, val, nnz, s, b, z);
+    }
+}
+
+static void FN(af_sparse_update_any)(TYPE *restrict wt0, int64_t n_out,
+                                     const int64_t *restrict idx, const TYPE *restrict val,
+                                     int64_t nnz, double step, const TYPE *restrict d)
+{
+    switch (n_out / AF_VLEN * (n_out % AF_VLEN == 0)) {
+    case 1: FN(af_sparse_update_nv)(wt0, 1, idx, val, nnz, step, d); return;
+    case 2: FN(af_sparse_update_nv)(wt0, 2, idx, val, nnz, step, d); return;
+    case 4: FN(af_sparse_update_nv)(wt0, 4, idx, val, nnz, step, d); return;
+    case 8: FN(af_sparse_update_nv)(wt0, 8, idx, val, nnz, step, d); return;
+    default: FN(af_sparse_update)(wt0, n_out, idx, val, nnz, step, d);
+    }
+}
+
 /* One sample: forward, output delta, then backprop fused with the update.
  * Dense input: x.  Sparse input (wt0 != NULL): nnz pairs (idx, val).  row:
  * its row of X (keys its dropout masks).
@@ -268,7 +355,7 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     /* Forward. */
     if (wt0) {
         TYPE *restrict z = acts_buf;
-        FN(af_sparse_forward)(wt0, n_out0, idx, val, nnz, (TYPE)scales[0], b0, z);
+        FN(af_sparse_forward_any)(wt0, n_out0, idx, val, nnz, (TYPE)scales[0], b0, z);
         FN(af_act_keep_z)(net->acts[0], (TYPE)net->act_params[0], z,
                           zbuf && af_act_needs_z(net->acts[0]) ? zbuf : NULL, n_out0);
         const TYPE *z_in = z;
@@ -332,7 +419,7 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     if (wt0) {
         if (scales[0] < AF_SCALE_MIN) FN(af_fold)(wt0, n_in0 * n_out0, &scales[0]);
         const double s_new = scales[0] * decay, step = lr / s_new;
-        FN(af_sparse_update)(wt0, n_out0, idx, val, nnz, step, delta);
+        FN(af_sparse_update_any)(wt0, n_out0, idx, val, nnz, step, delta);
         for (int64_t j = 0; j < n_out0; j++) b0[j] -= lr_t * delta[j];
         scales[0] = s_new;
     } else {

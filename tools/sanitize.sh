@@ -64,7 +64,8 @@ else
     # The kernel tests (every ISA variant and fast path included), then the reliability ones.
     for name in activations losses forward gradients sgd optimizers optimizer_rules \
                 fast_paths kernels engine bad_inputs properties validation threads \
-                interrupt sparse_inputs hostile io sklearn_sample_weight dropout; do
+                interrupt sparse_inputs sparse_widths list_input hostile io sklearn_sample_weight \
+                dropout; do
         [ -e "tests/test_$name.py" ] && tests+=("tests/test_$name.py")
     done
 fi
