@@ -16,6 +16,7 @@ ONE_HOT = np.eye(3, dtype=np.float32)[LABELS]
 REG = (X[:, :2] * [0.7, -0.4] - X[:, 1:3]).astype(np.float32)
 BINARY = (X[:, :2] > 0).astype(np.float32)
 COUNTS = rng.poisson(2.0, size=(N, 2)).astype(np.float32)
+POSITIVE = (np.abs(REG) + 0.5).astype(np.float32)  # mape/msle targets, away from 0
 SIGNS = np.where(X[:, :2] > 0, 1.0, -1.0).astype(np.float32)
 
 
@@ -79,6 +80,17 @@ LOSS_CASES = {
     "sparse_logits": (3, None, LABELS,
                       lambda k: k.losses.SparseCategoricalCrossentropy(from_logits=True)),
     "function_mae": (2, None, REG, lambda k: k.losses.mean_absolute_error),
+    # mape's gradient is 100 / |y|: small steps.
+    "mape": (2, None, POSITIVE, lambda k: "mape", lambda k: k.optimizers.SGD(0.002)),
+    "mape_object": (2, "softplus", POSITIVE,
+                    lambda k: k.losses.MeanAbsolutePercentageError(),
+                    lambda k: k.optimizers.SGD(0.002)),
+    "mape_function": (2, None, REG, lambda k: k.losses.mean_absolute_percentage_error,
+                      lambda k: k.optimizers.SGD(0.0005)),
+    "msle": (2, "softplus", POSITIVE, lambda k: "msle"),
+    "msle_object": (2, None, POSITIVE, lambda k: k.losses.MeanSquaredLogarithmicError()),
+    "msle_function": (2, "relu", COUNTS,
+                      lambda k: k.losses.mean_squared_logarithmic_error),
 }
 
 
@@ -91,7 +103,9 @@ def test_losses_train_as_keras(case):
         float(theirs.evaluate(X, y, verbose=0)), rel=1e-5, abs=1e-7)
 
 
-@pytest.mark.parametrize("name", ["mean_absolute_error", "huber", "log_cosh", "poisson",
+@pytest.mark.parametrize("name", ["mean_absolute_error", "mean_absolute_percentage_error",
+                                  "mean_squared_logarithmic_error", "huber", "log_cosh",
+                                  "poisson",
                                   "kl_divergence", "hinge", "squared_hinge",
                                   "binary_crossentropy", "categorical_crossentropy"])
 def test_loss_functions_give_keras_per_sample_values(name):

@@ -518,7 +518,7 @@ class Sequential:
             rho=0.9, epsilon=1e-7), Adam(0.001, 0.9, 0.999, 1e-7)).
         loss : str, Loss or a function of ``keras.losses``
             'mean_squared_error'/'mse', 'mean_absolute_error'/'mae', 'huber',
-            'log_cosh', 'poisson', 'kl_divergence'/'kld', 'hinge',
+            'mape', 'msle', 'log_cosh', 'poisson', 'kl_divergence'/'kld', 'hinge',
             'squared_hinge', 'binary_crossentropy', 'categorical_crossentropy',
             'sparse_categorical_crossentropy'; the classes take Keras' options
             (``from_logits``, ``label_smoothing``, ``delta``).
