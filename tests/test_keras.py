@@ -530,9 +530,14 @@ def test_load_rejects_other_files(tmp_path):
     NeuralNet([2, 3, 1], output="sigmoid", seed=0).save(path)
     with pytest.raises(ValueError, match="keras.Sequential"):
         keras.load_model(path)
-    bad = tmp_path / "garbage.keras"
+    bad = tmp_path / "garbage.npz"
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable annfast model file"):
+        keras.load_model(bad)
+    pytest.importorskip("h5py")
+    bad = tmp_path / "garbage.keras"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not an intact .keras archive"):
         keras.load_model(bad)
 
 

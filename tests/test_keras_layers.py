@@ -198,8 +198,10 @@ def test_dense_takes_initializer_objects_and_names():
     np.testing.assert_array_equal(bias, 0.25)
     np.testing.assert_array_equal(bias2, 1.0)
     config = model.layers[0].get_config()
-    assert config["kernel_initializer"] == {"class_name": "Orthogonal",
-                                            "config": {"gain": 1.0, "seed": None}}
+    assert config["kernel_initializer"] == {"module": "keras.initializers",
+                                            "class_name": "Orthogonal",
+                                            "config": {"gain": 1.0, "seed": None},
+                                            "registered_name": None}
     with pytest.raises(ValueError, match="kernel_initializer='he_norml' is not valid"):
         layers.Dense(2, kernel_initializer="he_norml")
 

@@ -72,9 +72,9 @@ from annfast.keras.layers import (
     draw,
     reject_unsupported,
 )
-from annfast.keras.saving import load_model
+from annfast.keras.saving import load_model, model_from_json
 
-__all__ = ["Sequential", "Model", "load_model"]
+__all__ = ["Sequential", "Model", "load_model", "model_from_json"]
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"  # Keras' floatx
@@ -130,6 +130,7 @@ class Sequential:
         self._loss = None
         self._metric_names = []
         self._metric_objects = {}
+        self._weighted = {}  # reported name -> (metric name, object or None), weighted
         self.compiled = False
         self.history = None
         self.stop_training = False
@@ -507,7 +508,8 @@ class Sequential:
 
     # -- compile -----------------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None,
+                **kwargs):
         """Choose the optimizer, the loss and the metrics.
 
         Parameters
@@ -526,22 +528,38 @@ class Sequential:
             'acc'/'accuracy' (binary, categorical or sparse chosen from the
             shapes, reported under the name given), 'mse', 'mae', 'auc', or
             objects from ``keras.metrics`` (``AUC()``, ``Precision()``, ...).
+        weighted_metrics : list of str or Metric objects, optional
+            Metrics weighted by ``sample_weight``/``class_weight``, as Keras: a
+            name that is also in ``metrics`` is reported as ``weighted_<name>``.
         """
-        reject_unsupported("compile", kwargs, ("optimizer", "loss", "metrics"))
+        reject_unsupported("compile", kwargs, ("optimizer", "loss", "metrics",
+                                               "weighted_metrics"))
         opt = optimizers_module.get(optimizer)
         loss_obj = None if loss is None else losses_module.get(loss)
         entries = metrics_module.check_metrics(metrics)
+        weighted_entries = metrics_module.check_metrics(weighted_metrics)
+        names = {name for name, _ in entries}
+        weighted = {}
+        for name, obj in weighted_entries:
+            # Keras' CompileMetrics.result(): a repeated name becomes weighted_<name>.
+            shown = f"weighted_{name}" if name in names else name
+            if shown in weighted or shown in names:
+                raise ValueError(f"weighted metric {name!r} is listed twice")
+            weighted[shown] = (name, obj)
         self.optimizer, self.loss, self._loss = opt, loss, loss_obj
         self._metric_names = [name for name, _ in entries]
         self._metric_objects = {name: obj for name, obj in entries if obj is not None}
+        self._weighted = weighted
         self.compiled = True
 
     @property
     def metrics_names(self):
-        return ["loss", *self._metric_names]
+        return ["loss", *self._metric_names, *self._weighted]
 
     def _metric_direction(self, name):
         """'up' or 'down' for a compiled metric's name (what auto mode monitors), or None."""
+        if name in self._weighted:
+            return metrics_module.direction(*self._weighted[name])
         if name not in self._metric_names:
             return None
         return metrics_module.direction(name, self._metric_objects.get(name))
@@ -640,13 +658,17 @@ class Sequential:
             loss += self._penalty_value()
         logs = {f"{prefix}loss": loss}
         for name, fn in metric_fns.items():
-            logs[f"{prefix}{name}"] = fn(y_raw, out)
+            logs[f"{prefix}{name}"] = fn(y_raw, out, weights if name in self._weighted
+                                         else None)
         return logs
 
     def _metric_fns(self, y_raw):
         k = self._layers[-1].units
-        return {name: metrics_module.get(name, y_raw.shape, k, self._metric_objects.get(name))
-                for name in self._metric_names}
+        fns = {name: metrics_module.get(name, y_raw.shape, k, self._metric_objects.get(name))
+               for name in self._metric_names}
+        for shown, (name, obj) in self._weighted.items():
+            fns[shown] = metrics_module.get(name, y_raw.shape, k, obj)
+        return fns
 
     # -- training ----------------------------------------------------------------------
 
@@ -797,7 +819,7 @@ class Sequential:
                 logs = {"loss": result.mean_loss}
                 if train_metrics:
                     logs = self._logs(self._kernel_forward(network, params, X), Y, y_raw,
-                                      train_metrics, loss=result.mean_loss)
+                                      train_metrics, loss=result.mean_loss, weights=weights)
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     # Validation is an evaluate() pass for the callbacks, as in Keras.
                     cbs.call("on_test_begin", {})
@@ -1026,6 +1048,16 @@ class Sequential:
         if len(arrays) > 1:
             b[i][...] = arrays[1]
 
+    def _set_into_all(self, params, arrays):
+        """Write Keras-layout arrays (kernel, bias, ... checked) into the flat params."""
+        shapes = [s for i in range(len(self._layers)) for s in self._expected_shapes(i)]
+        arrays = self._checked(list(arrays), shapes, "weights")
+        pos = 0
+        for i in range(len(self._layers)):
+            count = len(self._expected_shapes(i))
+            self._set_into(params, i, arrays[pos:pos + count])
+            pos += count
+
     def set_weights(self, weights):
         """Set every weight from a list in the layout of ``get_weights``.  Nothing
         changes unless every array has the right shape and finite values."""
@@ -1060,8 +1092,9 @@ class Sequential:
                              "the transform and activation layers outside the saved model")
 
     def save_weights(self, filepath, overwrite=True):
-        """Write the Dense weights to ``filepath`` in annfast's checksummed format (read
-        them back with ``load_weights``).  Nothing is pickled."""
+        """Write the weights to ``filepath``: Keras' HDF5 layout for a name ending in
+        ``.weights.h5`` (needs h5py), else annfast's checksummed format (read them
+        back with ``load_weights``).  Nothing is pickled."""
         filepath = check_path(filepath, "filepath")
         overwrite = check_bool(overwrite, "overwrite")
         if not self.built or self._nested is not None:
@@ -1069,6 +1102,10 @@ class Sequential:
                              "(not built yet, or it wraps another model)")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath!r} exists and overwrite=False")
+        if filepath.endswith(".weights.h5"):
+            from annfast.keras import _archive
+
+            return _archive.save_weights(self, filepath)
         config = {"sizes": list(self._sizes), "use_bias": [bool(layer.use_bias)
                                                            for layer in self._layers]}
         _io.save_model(filepath, WEIGHTS_KIND, config, self._params)
@@ -1079,6 +1116,11 @@ class Sequential:
         if not self.built or self._nested is not None:
             raise ValueError(f"model {self.name!r} is not built yet (or wraps another model): "
                              "build it before loading weights into it")
+        filepath = check_path(filepath, "filepath")
+        if filepath.endswith(".weights.h5"):
+            from annfast.keras import _archive
+
+            return _archive.load_weights(self, filepath)
         config, buffer = _io.load_model(filepath, WEIGHTS_KIND)
         sizes = config.get("sizes") if isinstance(config, dict) else None
         if sizes != list(self._sizes) or buffer.size != self._params.size:
@@ -1094,14 +1136,47 @@ class Sequential:
     # -- persistence -------------------------------------------------------------------
 
     def save(self, filepath):
-        """Write the model (architecture, weights, compile settings and optimizer
-        state) to ``filepath`` in annfast's safe format; read it back with
+        """Write the model (architecture, weights, compile settings) to ``filepath``:
+        Keras 3's ``.keras`` archive for a name ending in ``.keras`` (real Keras
+        loads it; needs h5py), else annfast's checksummed format, which also
+        keeps the optimizer state.  Read either back with
         ``annfast.keras.load_model``.  Nothing is pickled.  See
         ``annfast.keras.saving``."""
         from annfast.keras import saving
 
+        filepath = check_path(filepath, "filepath")
+        if filepath.endswith(".keras"):
+            from annfast.keras import _archive
+
+            return _archive.save(self, filepath)
         self._check_npz_savable()
         saving.save_model(self, filepath)
+
+    def get_config(self):
+        """Keras' configuration of the model: its name and its layers' configurations."""
+        from annfast.keras import _config
+
+        return _config.model_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """A new model (new weights) from ``get_config()``, annfast's or Keras'."""
+        from annfast.keras import _config
+
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        if cls is Model or "input_layers" in config:
+            return _config.functional_from_config(config)
+        return _config.sequential_from_config(config)
+
+    def to_json(self, **kwargs):
+        """Keras' JSON of the model (no weights); ``keras.models.model_from_json``
+        reads it back, and so does Keras'."""
+        import json
+
+        from annfast.keras import _config
+
+        return json.dumps(_config.to_keras(self, include_compile=False), **kwargs)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"
