@@ -371,6 +371,37 @@ def _json(data, name, where):
     return value
 
 
+def _check_size(config, size, where):
+    """Refuse, before any layer is built, a config whose Dense layers need more
+    weights than ``size`` bytes of HDF5 can hold (a hand-made config must not make
+    us allocate a huge model)."""
+    try:
+        entries = config["config"]["layers"]
+        features, total = None, 0
+        for entry in entries:
+            cfg = entry["config"]
+            if entry["class_name"] == "InputLayer":
+                shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
+                dims = shape[1:]
+                if not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d
+                           for d in dims):
+                    raise ValueError(f"{where}: input shape {shape!r:.80} is not valid")
+                features = 1
+                for d in dims:
+                    features = min(features * d, MAX_WEIGHTS + 1)
+            elif entry["class_name"] == "Dense":
+                units = cfg["units"]
+                if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+                    raise ValueError(f"{where}: Dense units={units!r:.40} is not valid")
+                total += (features or 1) * units + units
+                features = units
+            if total > MAX_WEIGHTS or 2 * total > size:
+                raise ValueError(f"{where}: the layers need {total} weights or more, more than "
+                                 f"a weights file of {size} bytes can hold")
+    except (KeyError, TypeError, IndexError, AttributeError):
+        raise ValueError(f"{where}: not a Keras model configuration") from None
+
+
 def is_annfast_file(filepath):
     """Whether filepath holds annfast's own model format (a zip of meta and params)."""
     fileobj, _ = _io.open_regular(os.fspath(filepath))
@@ -398,6 +429,7 @@ def load(filepath, compile=True):  # noqa: A002 (Keras' argument name)
                 OSError) as exc:
             raise ValueError(f"{where}: not an intact .keras archive ({str(exc)[:200]})"
                              ) from None
+    _check_size(config, len(weights), f"{where} config.json")
     try:
         model = _config.from_keras(config, f"{where} config.json")
     except (KeyError, TypeError, IndexError, AttributeError, OverflowError) as exc:
