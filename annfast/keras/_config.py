@@ -84,7 +84,7 @@ def check_plain(value, where="config", depth=0):
                              f"the supported layers are {SUPPORTED}")
         for key, item in value.items():
             check_plain(item, f"{where}.{key}"[:200], depth + 1)
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):  # tuples: a config from memory, not JSON
         for i, item in enumerate(value):
             check_plain(item, f"{where}[{i}]"[:200], depth + 1)
     elif not (value is None or isinstance(value, (str, int, float, bool))):
@@ -158,7 +158,7 @@ def layer_from_config(cls, config):
     shape = config.pop("batch_input_shape", None) or config.pop("batch_shape", None)
     kept = _accepted(cls, config, where, (None, False, "channels_last"))
     if shape is not None:
-        if not isinstance(shape, list) or len(shape) < 2 or shape[0] is not None:
+        if not isinstance(shape, (list, tuple)) or len(shape) < 2 or shape[0] is not None:
             raise ValueError(f"{where}: batch_shape must be [null, d1, ...], got {shape!r:.80}")
         kept["input_shape"] = tuple(shape[1:])
     return cls(**kept, name=name, dtype=dtype)
@@ -168,7 +168,7 @@ def _input_from_config(config, dtype, where):
     shape = config.get("batch_shape", config.get("batch_input_shape"))
     if shape is None and config.get("shape") is not None:
         shape = [None, *config["shape"]]
-    if not isinstance(shape, list) or len(shape) < 2 or shape[0] is not None:
+    if not isinstance(shape, (list, tuple)) or len(shape) < 2 or shape[0] is not None:
         raise ValueError(f"{where}: batch_shape must be [null, d1, ...], got {shape!r:.80}")
     for key in ("sparse", "ragged", "optional"):
         if config.get(key):
@@ -312,7 +312,7 @@ def from_keras(description, where="config"):
 
 def _layer_list(config, where):
     entries = config.get("layers")
-    if not isinstance(entries, list) or not entries:
+    if not isinstance(entries, (list, tuple)) or not entries:
         raise ValueError(f"{where}: 'layers' must be a non-empty list")
     return entries
 
@@ -339,18 +339,18 @@ def functional_from_config(config, where="config"):
     not_chain = (f"{where}: the functional graph is not a chain of single-input layers "
                  "(annfast.keras models have one input, one output, no branch or merge)")
     inputs, outputs = config.get("input_layers"), config.get("output_layers")
-    if inputs and isinstance(inputs[0], list):
+    if inputs and isinstance(inputs[0], (list, tuple)):
         if len(inputs) != 1:
             raise ValueError(not_chain)
         inputs = inputs[0]
-    if outputs and isinstance(outputs[0], list):
+    if outputs and isinstance(outputs[0], (list, tuple)):
         if len(outputs) != 1:
             raise ValueError(not_chain)
         outputs = outputs[0]
     names = [e.get("name") if isinstance(e, dict) else None for e in entries]
-    if not isinstance(inputs, list) or not inputs or inputs[0] != names[0]:
+    if not isinstance(inputs, (list, tuple)) or not inputs or inputs[0] != names[0]:
         raise ValueError(not_chain)
-    if not isinstance(outputs, list) or not outputs or outputs[0] != names[-1]:
+    if not isinstance(outputs, (list, tuple)) or not outputs or outputs[0] != names[-1]:
         raise ValueError(not_chain)
     if len(set(names)) != len(names):
         raise ValueError(f"{where}: layer names repeat")
@@ -363,16 +363,16 @@ def functional_from_config(config, where="config"):
             source = tensor = layer.output
             continue
         nodes = entry.get("inbound_nodes")
-        if not isinstance(nodes, list) or len(nodes) != 1 or not isinstance(nodes[0], dict):
+        if not isinstance(nodes, (list, tuple)) or len(nodes) != 1 or not isinstance(nodes[0], dict):
             raise ValueError(not_chain)
         args, kwargs = nodes[0].get("args"), nodes[0].get("kwargs") or {}
-        if not isinstance(args, list) or len(args) != 1 or not isinstance(args[0], dict):
+        if not isinstance(args, (list, tuple)) or len(args) != 1 or not isinstance(args[0], dict):
             raise ValueError(not_chain)
         history = (args[0].get("config") or {}).get("keras_history")
         # A mask=None (Softmax) or training=None keyword changes nothing.
         if not isinstance(kwargs, dict) or any(v is not None for v in kwargs.values()):
             raise ValueError(not_chain)
-        if not isinstance(history, list) or history[:1] != [names[i - 1]]:
+        if not isinstance(history, (list, tuple)) or list(history[:1]) != [names[i - 1]]:
             raise ValueError(not_chain)
         tensor = layer(tensor)
     return Model(inputs=source, outputs=tensor, name=config.get("name"))
