@@ -88,9 +88,12 @@ def test_the_beginners_quickstart_runs_and_matches_keras():
     expected = to_numpy(real_keras.Sequential([theirs, real_keras.layers.Softmax()])(x))
     np.testing.assert_allclose(probability(x), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(probability.predict(x, verbose=0).sum(axis=1), 1, rtol=1e-5)
-    with pytest.raises(ValueError, match="only predicts; train the inner model"):
-        probability.compile(loss="mse")
-        probability.fit(x, y, verbose=0)
+    # The probability model trains too, and its training is the inner model's.
+    before = ours.get_weights()
+    probability.compile(loss="sparse_categorical_crossentropy")
+    probability.fit(x, y, verbose=0)
+    assert not np.array_equal(ours.get_weights()[0], before[0])
+    np.testing.assert_array_equal(probability.get_weights()[0], ours.get_weights()[0])
 
 
 def test_transform_layers_run_before_training():

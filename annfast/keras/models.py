@@ -173,7 +173,7 @@ class Sequential:
 
     @property
     def output_shape(self):
-        if self._nested is not None:
+        if self._nested is not None and not self._layers:
             return self._nested.output_shape
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no Dense layers")
@@ -220,10 +220,12 @@ class Sequential:
         if any(other.name == layer.name for other in self._stack):
             raise ValueError(f"a layer named {layer.name!r} is already in model {self.name!r}; "
                              "layer names must be unique")
-        if self._nested is not None and not isinstance(layer, _ActivationLayer):
-            raise ValueError(f"a model used as a layer can only be followed by activation "
-                             f"layers (Activation, ReLU, LeakyReLU, Softmax), not "
-                             f"{type(layer).__name__}: annfast trains one Dense chain per model")
+        if self._nested is not None and not isinstance(layer, (_ActivationLayer, Dense)):
+            raise ValueError(f"a model used as a layer can only be followed by Dense and "
+                             f"activation layers, not {type(layer).__name__}")
+        if self._nested is not None and isinstance(layer, Dense) and not self._nested.built:
+            raise ValueError(f"model {self._nested.name!r} must be built (give it an Input) "
+                             f"before Dense layer {layer.name!r} can follow it")
         if isinstance(layer, TRANSFORM_LAYERS):
             self._add_transform(layer)
         elif isinstance(layer, _ActivationLayer):
@@ -235,13 +237,26 @@ class Sequential:
                             f"{type(layer).__name__}")
 
     def _add_model(self, model):
-        if self._stack or self._input is not None:
+        if self._stack:
             raise ValueError("a model can be used as a layer only as the first layer of a "
                              "Sequential model (e.g. Sequential([model, Softmax()]))")
         if model is self:
             raise ValueError("a model cannot contain itself")
-        self._dtype = model._dtype
+        if self._input is not None:
+            # Input(...) then the model (the functional API's model(x)): the shapes agree.
+            if model.built and tuple(model.input_shape[1:]) != tuple(self._input.sample_shape):
+                raise ValueError(f"model {model.name!r} takes inputs of shape "
+                                 f"{model.input_shape[1:]}, but the Input has shape "
+                                 f"{self._input.sample_shape}")
+            if model._dtype is not None and self._input.dtype not in (None, model._dtype):
+                raise ValueError(f"model {model.name!r} uses {model._dtype}, but the Input "
+                                 f"uses {self._input.dtype}")
+        self._dtype = model._dtype if model._dtype is not None else self._dtype
         self._stack.append(model)
+        # Dense layers after it take its outputs (the model's own samples are its inputs).
+        self._sample_shape = None
+        self._input_dim = model.output_shape[-1] if model.built and (
+            model._layers or model._nested is not None) else None
 
     def _add_transform(self, layer):
         if self._layers:
@@ -264,7 +279,7 @@ class Sequential:
 
     def _add_activation(self, layer):
         name, param = layer.activation_spec()
-        if self._nested is not None or name == "identity":
+        if (self._nested is not None and not self._layers) or name == "identity":
             pass  # applied after the nested model, or a no-op
         else:
             previous = self._stack[-1] if self._stack else None
@@ -420,10 +435,47 @@ class Sequential:
         if not self._layers and self._nested is None:
             raise ValueError(f"{what}: model {self.name!r} has no layers; add Dense layers first")
 
-    def _require_trainable(self, what):
-        if self._nested is not None:
-            raise ValueError(f"{what}: model {self.name!r} wraps model {self._nested.name!r}, "
-                             "and a wrapping model only predicts; train the inner model")
+    def _training_proxy(self):
+        """The flat model a model wrapping another trains and evaluates as: the inner
+        model's layers, then this model's (copies of their configurations).  The
+        weights are copied in before every call and back out after it, so the inner
+        model object holds its trained weights, as in Keras."""
+        inner = self._nested
+        if inner._nested is not None:
+            raise ValueError(f"model {self.name!r} wraps {inner.name!r}, which wraps another "
+                             "model: only one level of nesting trains")
+        proxy = getattr(self, "_proxy", None)
+        if proxy is None or proxy._params.size != inner._params.size + self._own_size():
+            layers = [InputLayer(shape=inner._sample_shape, dtype=self.dtype), *inner._pre]
+            for layer in [*inner._stack[len(inner._pre):], *self._stack[1:]]:
+                layers.append(type(layer).from_config(layer.get_config()))
+            proxy = Sequential(layers, name=self.name)
+            self._proxy = proxy
+        proxy._params = np.concatenate([inner._params, *(
+            [self._params] if self._params is not None else [])]).astype(self.dtype)
+        if self.compiled:
+            proxy.compile(optimizer=self.optimizer, loss=self.loss if self._loss is None
+                          else self._loss,
+                          metrics=[self._metric_objects.get(n, n) for n in self._metric_names],
+                          weighted_metrics=[obj if obj is not None else name
+                                            for name, obj in self._weighted.values()])
+        return proxy
+
+    def _own_size(self):
+        return 0 if self._params is None else self._params.size
+
+    def _through_proxy(self, method, *args, **kwargs):
+        """Call ``method`` of the training proxy; the weights come back to the inner
+        model and to this one (unchanged when the call fails)."""
+        proxy = self._training_proxy()
+        try:
+            return getattr(proxy, method)(*args, **kwargs)
+        finally:
+            params, k = proxy._params, self._nested._params.size
+            self._nested._params = params[:k].copy()
+            if self._params is not None:
+                self._params = params[k:].copy()
+            self.history, self.stop_training = proxy.history, proxy.stop_training
 
     def _network(self, sizes=None):
         """The engine's view of this model (``sizes`` before the model is built)."""
@@ -457,9 +509,10 @@ class Sequential:
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet; give the first layer "
                              "input_dim or an Input, or call fit/build")
+        own = sum(layer.count_params() for layer in self._layers)
         if self._nested is not None:
-            return self._nested.count_params()
-        return sum(layer.count_params() for layer in self._layers)
+            return self._nested.count_params() + own
+        return own
 
     def summary(self, line_length=None, print_fn=None):
         """Print the layers, their output shapes and parameter counts, as Keras does.
@@ -716,7 +769,13 @@ class Sequential:
         reject_unsupported("fit", kwargs, FIT_ARGUMENTS)
         self._require_loss("fit")
         self._require_layers("fit")
-        self._require_trainable("fit")
+        if self._nested is not None:
+            return self._through_proxy(
+                "fit", x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                validation_split=validation_split, validation_data=validation_data,
+                shuffle=shuffle, initial_epoch=initial_epoch, callbacks=callbacks,
+                validation_freq=validation_freq, sample_weight=sample_weight,
+                class_weight=class_weight)
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
         epochs = check_scalar(epochs, "epochs", low=0, integer=True)
@@ -933,7 +992,10 @@ class Sequential:
                             "sample_weight"))
         self._require_loss("evaluate")
         self._require_layers("evaluate")
-        self._require_trainable("evaluate")
+        if self._nested is not None:
+            return self._through_proxy("evaluate", x, y, batch_size=batch_size, verbose=verbose,
+                                       return_dict=return_dict, callbacks=callbacks,
+                                       sample_weight=sample_weight)
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
         return_dict = check_bool(return_dict, "return_dict")
@@ -973,9 +1035,14 @@ class Sequential:
         """The outputs for a batch of inputs (an array), or a symbolic tensor when
         called on one (the functional API)."""
         if isinstance(inputs, KerasTensor):
-            raise ValueError("calling a model on a symbolic tensor is not supported; build "
-                             "the functional model from layers, or pass the model to "
-                             "Sequential([model, ...])")
+            # The functional API's model(x): the model becomes a layer of the chain.
+            if not self.built:
+                raise ValueError(f"model {self.name!r} must be built (give it an Input) "
+                                 "before it is called on a symbolic tensor")
+            if tuple(inputs.sample_shape) != tuple(self.input_shape[1:]):
+                raise ValueError(f"model {self.name!r} takes inputs of shape "
+                                 f"{self.input_shape[1:]}, got {inputs.sample_shape}")
+            return KerasTensor(tuple(self.output_shape[1:]), self, inputs)
         self._require_layers("calling the model")
         return self._forward(self._inputs(inputs, "inputs"))
 
@@ -1018,8 +1085,10 @@ class Sequential:
     def get_weights(self):
         """All weights in Keras' layout: ``[kernel_0 (n_in, units), bias_0, kernel_1, ...]``
         (copies; a layer with use_bias=False contributes its kernel only)."""
-        if self._nested is not None:
-            return self._nested.get_weights()
+        if self._nested is not None:  # the inner model's, then this model's own
+            own = [] if self._params is None else [
+                arr for i in range(len(self._layers)) for arr in self._layer_weights(i)]
+            return self._nested.get_weights() + own
         if not self.built:
             return []
         return [arr for i in range(len(self._layers)) for arr in self._layer_weights(i)]
@@ -1061,6 +1130,18 @@ class Sequential:
     def set_weights(self, weights):
         """Set every weight from a list in the layout of ``get_weights``.  Nothing
         changes unless every array has the right shape and finite values."""
+        if self._nested is not None and self._layers:
+            if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+                raise TypeError(f"weights must be a list of arrays, got "
+                                f"{type(weights).__name__}")
+            k = len(self._nested.get_weights())
+            shapes = [s for i in range(len(self._layers)) for s in self._expected_shapes(i)]
+            own = self._checked(list(weights[k:]), shapes, "weights")
+            self._nested.set_weights(list(weights[:k]))  # checked before it changes
+            params = self._params.copy()
+            self._set_into_all(params, own)
+            self._params = params
+            return None
         if self._nested is not None:
             return self._nested.set_weights(weights)
         if not self.built:
