@@ -58,7 +58,7 @@ def test_layer_configs_have_keras_keys_and_keras_builds_them(index):
             got = config[key]
             if isinstance(value, dict) and "config" in value:
                 assert got["class_name"] == value["class_name"]
-                assert {k: v for k, v in got["config"].items()} == {
+                assert dict(got["config"]) == {
                     k: v for k, v in value["config"].items() if k in got["config"]}
             elif isinstance(value, (list, tuple)):
                 assert list(got) == list(value), key

@@ -236,8 +236,8 @@ def test_weighted_metrics_as_keras():
 
     ours, theirs = build(keras), build(real_keras)
     theirs.set_weights(ours.get_weights())
-    fit = dict(batch_size=16, epochs=2, shuffle=False, verbose=0,
-               validation_data=(X[:30], ONE_HOT[:30], w[:30]))
+    fit = {"batch_size": 16, "epochs": 2, "shuffle": False, "verbose": 0,
+           "validation_data": (X[:30], ONE_HOT[:30], w[:30])}
     h_ours = ours.fit(X, ONE_HOT, sample_weight=w, **fit)
     h_theirs = theirs.fit(X, ONE_HOT, sample_weight=w, **fit)
     assert set(h_ours.history) == set(h_theirs.history)

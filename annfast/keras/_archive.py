@@ -383,7 +383,7 @@ def _check_size(config, size, where):
             if entry["class_name"] == "InputLayer":
                 shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
                 dims = shape[1:]
-                if not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d
+                if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
                            for d in dims):
                     raise ValueError(f"{where}: input shape {shape!r:.80} is not valid")
                 features = 1

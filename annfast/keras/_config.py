@@ -15,8 +15,7 @@ unpickled; a configuration is plain JSON data.
 
 import inspect
 
-from annfast.keras import initializers, layers, losses, metrics, optimizers, regularizers
-from annfast.keras import schedules
+from annfast.keras import initializers, layers, losses, metrics, optimizers, regularizers, schedules
 
 #: The layer classes a configuration may hold.  A layer added to
 #: ``annfast.keras.layers`` with Keras' config keys is one line here
@@ -230,10 +229,6 @@ def regularizer_to_keras(reg):
 # -- models ----------------------------------------------------------------------------
 
 
-def _model_dtype(model):
-    return model.dtype
-
-
 def _chain(model):
     """[(layer, its input sample shape)] of the layers after the input."""
     shape = model._sample_shape
@@ -363,7 +358,8 @@ def functional_from_config(config, where="config"):
             source = tensor = layer.output
             continue
         nodes = entry.get("inbound_nodes")
-        if not isinstance(nodes, (list, tuple)) or len(nodes) != 1 or not isinstance(nodes[0], dict):
+        if (not isinstance(nodes, (list, tuple)) or len(nodes) != 1
+                or not isinstance(nodes[0], dict)):
             raise ValueError(not_chain)
         args, kwargs = nodes[0].get("args"), nodes[0].get("kwargs") or {}
         if not isinstance(args, (list, tuple)) or len(args) != 1 or not isinstance(args[0], dict):

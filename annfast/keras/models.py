@@ -94,9 +94,10 @@ class Sequential:
         An optional ``Input(shape=...)`` first; then the layers that only
         transform the inputs (Flatten, Rescaling, Normalization); then Dense
         layers, each optionally followed by an activation layer (Activation,
-        ReLU, LeakyReLU, Softmax) that folds into it.  A model given as a
-        layer (first) may be followed by activation layers: such a model
-        predicts but does not train (train the inner model).
+        ReLU, LeakyReLU, ELU, Softmax) that folds into it.  A model given as
+        a layer (first, or after an Input) may be followed by Dense and
+        activation layers; fitting trains it too, and its weights stay the
+        inner model's (one level of nesting).
     name : str, optional
 
     Examples

@@ -18,9 +18,9 @@ import numpy as np
 
 from annfast import _io, _params
 from annfast._validation import check_bool, check_layers, check_path
+from annfast.keras import initializers, regularizers
 from annfast.keras import losses as losses_module
 from annfast.keras import optimizers as optimizers_module
-from annfast.keras import initializers, regularizers
 from annfast.keras.layers import Dense, InputLayer
 
 __all__ = ["save_model", "load_model", "model_from_json"]
