@@ -88,6 +88,9 @@ def test_round_trip_keeps_layers_weights_compile_settings_and_optimizer_state(tm
 def test_functional_round_trip_and_compile_false(tmp_path):
     model = trained(functional(keras), X4, LABELS, "sgd", "categorical_crossentropy")
     model.save(tmp_path / "f.keras")
+    keras.saving.save_model(model, tmp_path / "f.keras")  # the same archive as save()
+    with zipfile.ZipFile(tmp_path / "f.keras") as zf:
+        assert "config.json" in zf.namelist()
     loaded = keras.models.load_model(tmp_path / "f.keras", compile=False)
     assert isinstance(loaded, keras.Model) and not loaded.compiled
     np.testing.assert_array_equal(loaded.predict(X4, verbose=0), model.predict(X4, verbose=0))

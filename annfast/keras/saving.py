@@ -73,6 +73,8 @@ def save_model(model, filepath):
     """Write model to filepath (``Sequential.save``); the save policy of
     ``annfast._io.atomic_write`` applies."""
     filepath = check_path(filepath, "filepath")
+    if filepath.endswith(".keras"):  # Keras' archive, as model.save writes it
+        return model.save(filepath)
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built yet; there is nothing to save")
     buffer = model._params
