@@ -419,3 +419,51 @@ def test_keras_layers_we_do_not_support_are_refused_by_name(tmp_path):
     lam.save(tmp_path / "lam.keras")
     with pytest.raises(ValueError, match="Python code|__lambda__"):
         keras.models.load_model(tmp_path / "lam.keras")
+
+
+def test_damaged_archives_raise_value_error_only(good, tmp_path):
+    """Random byte flips in the archive, in its HDF5 file, and odd values anywhere
+    in its config: the load succeeds or raises ValueError, nothing else (seeded)."""
+    draw = np.random.default_rng(4)
+    whole = good.read_bytes()
+    with zipfile.ZipFile(good) as zf:
+        h5, config = zf.read("model.weights.h5"), json.loads(zf.read("config.json"))
+
+    def paths(node, path=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from paths(value, (*path, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from paths(value, (*path, i))
+        if path:
+            yield path
+
+    every = list(paths(config))
+    odd = [None, -1, 10**30, "x", [], {}, 1.5, True, {"class_name": 3}]
+    target = tmp_path / "damaged.keras"
+    for case in range(150):
+        if case < 50:
+            data = bytearray(whole)
+        elif case < 100:
+            data = bytearray(h5)
+        if case < 100:
+            for _ in range(draw.integers(1, 10)):
+                data[draw.integers(0, len(data))] = draw.integers(0, 256)
+        if case < 50:
+            target.write_bytes(bytes(data))
+        else:
+            edited = json.loads(json.dumps(config))
+            if case >= 100:
+                path = every[draw.integers(0, len(every))]
+                node = edited
+                for key in path[:-1]:
+                    node = node[key]
+                node[path[-1]] = odd[draw.integers(0, len(odd))]
+            with zipfile.ZipFile(target, "w") as zf:
+                zf.writestr("config.json", json.dumps(edited))
+                zf.writestr("model.weights.h5", bytes(data) if case < 100 else h5)
+        try:
+            keras.models.load_model(target)
+        except ValueError:
+            pass

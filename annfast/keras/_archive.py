@@ -187,7 +187,8 @@ def read_optimizer(model, opt, data, where):
                 return
             values = [_dataset(group, str(i), e.shape, f"{where} optimizer")
                       for i, e in enumerate(expected)]
-    except (OSError, KeyError, RuntimeError, TypeError) as exc:
+    except (OSError, KeyError, RuntimeError, TypeError, OverflowError, IndexError,
+            AttributeError) as exc:  # whatever h5py raises for a damaged file
         raise ValueError(f"{where}: not a readable Keras weights file ({str(exc)[:200]})"
                          ) from None
     iterations = values.pop(0)
@@ -274,7 +275,8 @@ def read_weights(model, fileobj, size, where):
                     group = _group(f, f"{path}/vars", where)
                     norms.append((layer, group, f"{where} {path}"))
             stats = [(layer, *_norm_stats(layer, group, model, w)) for layer, group, w in norms]
-    except (OSError, KeyError, RuntimeError, TypeError) as exc:
+    except (OSError, KeyError, RuntimeError, TypeError, OverflowError, IndexError,
+            AttributeError) as exc:  # whatever h5py raises for a damaged file
         raise ValueError(f"{where}: not a readable Keras weights file ({str(exc)[:200]})"
                          ) from None
     model.set_weights([a.astype(model.dtype) for a in arrays])
@@ -409,8 +411,9 @@ def is_annfast_file(filepath):
         try:
             with zipfile.ZipFile(fileobj) as zf:
                 return sorted(zf.namelist()) == ["meta.npy", "params.npy"]
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError):
-            return False
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
+                NotImplementedError):
+            return False  # load() says what is wrong with it
 
 
 def load(filepath, compile=True):  # noqa: A002 (Keras' argument name)
