@@ -479,6 +479,7 @@ def test_summary_of_unbuilt_model_raises():
 
 
 def test_save_load_round_trip_resumes_training(seeded, tmp_path):
+    pytest.importorskip("h5py")  # a .keras name is Keras' archive
     X, y = separable_data(seeded, 120)
     model = tutorial_fc(2, dtype="float64")
     model.compile(loss="binary_crossentropy", optimizer=optimizers.Adam(learning_rate=0.01),

@@ -85,6 +85,7 @@ def test_sparse_inputs_take_the_sample_weights_too():
 def test_save_load_resumes_every_optimizer(optimizer, tmp_path):
     """The file keeps the optimizer's whole state (its length is the optimizer's),
     so one epoch after loading equals one more epoch without saving."""
+    pytest.importorskip("h5py")  # a .keras name is Keras' archive
     model = _model(optimizer=optimizer, kernel_regularizer="l2")
     model.fit(X, ONE_HOT, batch_size=8, shuffle=False, verbose=0)
     path = tmp_path / "m.keras"

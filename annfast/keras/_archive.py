@@ -312,8 +312,8 @@ def _norm_stats(layer, group, model, where):
 
 def save(model, filepath):
     """Write model as a Keras 3 ``.keras`` archive (atomically)."""
+    config = _config.to_keras(model)  # what cannot be saved is refused first
     h5py()
-    config = _config.to_keras(model)
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "saved_by": "annfast"}
