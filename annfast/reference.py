@@ -38,7 +38,9 @@ NEEDS_Z = ("silu", "gelu", "gelu_tanh", "hard_silu")
 #: Activation parameters and their defaults.
 PARAM_DEFAULTS = {"leaky_relu": 0.1, "elu": 1.0}
 LOSSES = ("mse", "bce", "ce", "mae", "huber", "logcosh", "poisson", "kld", "hinge",
-          "squared_hinge", "bce_logits", "ce_logits")
+          "squared_hinge", "bce_logits", "ce_logits", "mape", "msle")
+#: Keras' backend.epsilon(): the floor of mape's denominator and of msle's logs.
+KERAS_EPS = 1e-7
 # The output activation each loss is paired with, for which dL/dz = a - y.
 MATCHED_OUTPUT = {"mse": "identity", "bce": "sigmoid", "ce": "softmax",
                   "poisson": "exponential"}
@@ -266,6 +268,15 @@ def output_delta(loss, out_act, a, y, slope=None, loss_scale=1.0, z=None, huber_
         lse = float(m) + math.log(float(e.sum()))
         value = np.sum(np.where(y != 0, yf * (lse - af), 0.0))
         g = e / e.sum() * y.sum() - y
+    elif loss == "mape":
+        den = np.maximum(np.abs(y), t(KERAS_EPS))
+        value = 100 * np.sum(np.abs(af - yf) / den.astype(float))
+        g = (np.sign(a - y) * t(100) / den).astype(a.dtype)
+    elif loss == "msle":
+        ac = np.maximum(a, t(KERAS_EPS))
+        r = np.log1p(ac.astype(float)) - np.log1p(np.maximum(y, t(KERAS_EPS)).astype(float))
+        value = np.sum(r**2)
+        g = np.where(a > t(KERAS_EPS), 2 * r / (1 + ac.astype(float)), 0).astype(a.dtype)
     else:
         raise ValueError(f"unknown loss {loss!r}")
     # For the matched pairs, a - y already is dL/dz.

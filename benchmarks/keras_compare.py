@@ -16,6 +16,13 @@ with a message when it cannot be imported:
 Run:  python benchmarks/keras_compare.py [--samples 10000] [--features 20] [--repeat 5]
 Prints a markdown table (min and median seconds per epoch over ``--repeat`` epochs,
 after one warm-up epoch) and the command that produced it.
+
+``--mnist`` instead times MNIST-shaped models (784 inputs, 10 softmax outputs,
+categorical cross-entropy, SGD, float32) on annfast.keras and Keras 3 on PyTorch,
+both on one thread: [784, 128, 10] at batch 32 and at batch 1, and
+[784, 512, 512, 10] at batch 128 with a Dropout(0.2) after each hidden layer
+(without them on both sides when annfast.keras has no Dropout layer, which the
+output says).  Run:  python benchmarks/keras_compare.py --mnist [--samples 2000]
 """
 
 import argparse
@@ -153,12 +160,88 @@ BACKENDS = {
 }
 
 
+def mnist_model(keras, hidden, dropout):
+    layers = [keras.Input(shape=(784,))]
+    for units in hidden:
+        layers.append(keras.layers.Dense(units, activation="relu"))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
+    return model
+
+
+def one_thread():
+    """Limit BLAS/OpenMP pools (annfast's GEMM path, torch) to one thread."""
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415 (optional)
+    except ImportError:
+        return None
+    return threadpool_limits(1)
+
+
+def mnist_rows(args):
+    """Seconds per epoch of the MNIST-shaped models on annfast.keras and Keras 3 (torch)."""
+    from annfast import keras as ours  # noqa: PLC0415
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    limits = one_thread()
+    try:
+        import keras as theirs  # noqa: PLC0415 (optional)
+        import torch  # noqa: PLC0415 (optional)
+
+        torch.set_num_threads(1)
+    except ImportError as exc:
+        print(f"Keras 3 on PyTorch is not installed ({exc}); nothing to compare")
+        return 1
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(args.samples, 784)).astype(np.float32)
+    Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, size=args.samples)]
+    has_dropout = hasattr(ours.layers, "Dropout")
+    cases = [([128], 0.0, 32, "3x"), ([128], 0.0, 1, "20x"),
+             ([512, 512], 0.2 if has_dropout else 0.0, 128, "1x")]
+    print(f"MNIST-shaped models (784 -> ... -> 10 softmax), categorical cross-entropy, "
+          f"SGD(0.01), float32, {args.samples} samples, one thread; min and median of "
+          f"{args.repeat} epochs after one warm-up")
+    print(f"machine: {platform.machine()} ({os.cpu_count()} cores), Python "
+          f"{platform.python_version()}, NumPy {np.__version__}, Keras {theirs.__version__}, "
+          f"torch {torch.__version__}\n")
+    print("| layers | dropout | batch | annfast s/epoch (min, median) | Keras 3 torch s/epoch "
+          "(min, median) | Keras / annfast (min) | target |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for hidden, dropout, batch, target in cases:
+        times = []
+        for keras in (ours, theirs):
+            model = mnist_model(keras, hidden, dropout)
+            times.append(time_epochs(lambda m=model: m.fit(X, Y, batch_size=batch, epochs=1,
+                                                           verbose=0), args.repeat))
+        (a_min, a_med, _), (k_min, k_med, _) = times
+        print(f"| {[784, *hidden, 10]} | {dropout or '-'} | {batch} | {a_min:.3f}, {a_med:.3f} "
+              f"| {k_min:.3f}, {k_med:.3f} | {k_min / a_min:.1f} | {target} |")
+    if not has_dropout:
+        print("\nannfast.keras has no Dropout layer in this build: the [784, 512, 512, 10] row "
+              "runs without Dropout on both sides")
+    print(f"\ncommand: python benchmarks/keras_compare.py --mnist --samples {args.samples} "
+          f"--repeat {args.repeat}")
+    if limits is not None:
+        limits.restore_original_limits()
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=None,
+                        help="10000 (2000 with --mnist)")
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--mnist", action="store_true",
+                        help="the MNIST-shaped models against Keras 3 on PyTorch")
     args = parser.parse_args(argv)
+    if args.mnist:
+        args.samples = args.samples or 2000
+        return mnist_rows(args)
+    args.samples = args.samples or 10_000
     X, y = make_data(args.samples, args.features)
     rows, notes = [], []
     baseline = {}

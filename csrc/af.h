@@ -66,6 +66,8 @@ enum af_act { AF_ACTIVATIONS(AF_ACT_ENUM_) AF_N_ACT };
  *          t = y with 0 read as -1 (Keras' 0/1 labels)
  *   bce_logits: bce of sigmoid(a), fused: max(a, 0) - a y + log1p(exp(-|a|))
  *   ce_logits:  ce of softmax(a), fused: sum y (logsumexp(a) - a)
+ *   mape:  100 sum |d| / max(|y|, e)   msle: sum (log1p(max(a, e)) - log1p(max(y, e)))^2,
+ *          e = 1e-7 (Keras' epsilon, whatever prob_eps is; no gradient where a < e)
  * label_smoothing s (bce, ce and their logits forms): y := y (1 - s) + s / 2
  * for the binary ones, y (1 - s) + s / k for the categorical ones. */
 #define AF_LOSSES(X)                                                                           \
@@ -80,7 +82,9 @@ enum af_act { AF_ACTIVATIONS(AF_ACT_ENUM_) AF_N_ACT };
     X(HINGE, hinge, -1)                                                                        \
     X(SQUARED_HINGE, squared_hinge, -1)                                                        \
     X(BCE_LOGITS, bce_logits, -1)                                                              \
-    X(CE_LOGITS, ce_logits, -1)
+    X(CE_LOGITS, ce_logits, -1)                                                                \
+    X(MAPE, mape, -1)                                                                          \
+    X(MSLE, msle, -1)
 
 #define AF_LOSS_ENUM_(NAME, name, matched) AF_LOSS_##NAME,
 enum af_loss { AF_LOSSES(AF_LOSS_ENUM_) AF_N_LOSS };

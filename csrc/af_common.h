@@ -42,6 +42,9 @@ static inline int af_popcount_portable(unsigned m)
 #define AF_POPCOUNT(m) __builtin_popcount(m)
 #endif
 
+/* Keras' backend.epsilon(): the floor of mape's denominator and of msle's logs. */
+#define AF_KERAS_EPS 1e-7
+
 #define AF_CAT_(a, b) a##b
 #define AF_CAT(a, b) AF_CAT_(a, b)
 

@@ -173,6 +173,23 @@ double FN(af_output_delta)(const af_net *net, const TYPE *a, const TYPE *z, cons
         }
         break;
     }
+    case AF_LOSS_MAPE:
+        for (i = 0; i < k; i++) {
+            const TYPE d = a[i] - y[i], ay = y[i] < 0 ? -y[i] : y[i];
+            const TYPE den = ay > (TYPE)AF_KERAS_EPS ? ay : (TYPE)AF_KERAS_EPS;
+            loss += 100.0 * fabs((double)d) / (double)den;
+            delta[i] = d > 0 ? (TYPE)100 / den : (d < 0 ? (TYPE)-100 / den : (TYPE)0);
+        }
+        break;
+    case AF_LOSS_MSLE:
+        for (i = 0; i < k; i++) {
+            const TYPE e = (TYPE)AF_KERAS_EPS;
+            const TYPE ac = a[i] > e ? a[i] : e, yc = y[i] > e ? y[i] : e;
+            const double r = log1p((double)ac) - log1p((double)yc);
+            loss += r * r;
+            delta[i] = a[i] > e ? (TYPE)(2.0 * r / (1.0 + (double)ac)) : (TYPE)0;
+        }
+        break;
     default: /* AF_LOSS_MSE */
         for (i = 0; i < k; i++) {
             const TYPE d = a[i] - y[i];

@@ -479,6 +479,7 @@ def test_summary_of_unbuilt_model_raises():
 
 
 def test_save_load_round_trip_resumes_training(seeded, tmp_path):
+    pytest.importorskip("h5py")  # a .keras name is Keras' archive
     X, y = separable_data(seeded, 120)
     model = tutorial_fc(2, dtype="float64")
     model.compile(loss="binary_crossentropy", optimizer=optimizers.Adam(learning_rate=0.01),
@@ -530,9 +531,14 @@ def test_load_rejects_other_files(tmp_path):
     NeuralNet([2, 3, 1], output="sigmoid", seed=0).save(path)
     with pytest.raises(ValueError, match="keras.Sequential"):
         keras.load_model(path)
-    bad = tmp_path / "garbage.keras"
+    bad = tmp_path / "garbage.npz"
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable annfast model file"):
+        keras.load_model(bad)
+    pytest.importorskip("h5py")
+    bad = tmp_path / "garbage.keras"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not an intact .keras archive"):
         keras.load_model(bad)
 
 

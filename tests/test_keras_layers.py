@@ -88,9 +88,12 @@ def test_the_beginners_quickstart_runs_and_matches_keras():
     expected = to_numpy(real_keras.Sequential([theirs, real_keras.layers.Softmax()])(x))
     np.testing.assert_allclose(probability(x), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(probability.predict(x, verbose=0).sum(axis=1), 1, rtol=1e-5)
-    with pytest.raises(ValueError, match="only predicts; train the inner model"):
-        probability.compile(loss="mse")
-        probability.fit(x, y, verbose=0)
+    # The probability model trains too, and its training is the inner model's.
+    before = ours.get_weights()
+    probability.compile(loss="sparse_categorical_crossentropy")
+    probability.fit(x, y, verbose=0)
+    assert not np.array_equal(ours.get_weights()[0], before[0])
+    np.testing.assert_array_equal(probability.get_weights()[0], ours.get_weights()[0])
 
 
 def test_transform_layers_run_before_training():
@@ -198,8 +201,10 @@ def test_dense_takes_initializer_objects_and_names():
     np.testing.assert_array_equal(bias, 0.25)
     np.testing.assert_array_equal(bias2, 1.0)
     config = model.layers[0].get_config()
-    assert config["kernel_initializer"] == {"class_name": "Orthogonal",
-                                            "config": {"gain": 1.0, "seed": None}}
+    assert config["kernel_initializer"] == {"module": "keras.initializers",
+                                            "class_name": "Orthogonal",
+                                            "config": {"gain": 1.0, "seed": None},
+                                            "registered_name": None}
     with pytest.raises(ValueError, match="kernel_initializer='he_norml' is not valid"):
         layers.Dense(2, kernel_initializer="he_norml")
 

@@ -85,6 +85,7 @@ def test_sparse_inputs_take_the_sample_weights_too():
 def test_save_load_resumes_every_optimizer(optimizer, tmp_path):
     """The file keeps the optimizer's whole state (its length is the optimizer's),
     so one epoch after loading equals one more epoch without saving."""
+    pytest.importorskip("h5py")  # a .keras name is Keras' archive
     model = _model(optimizer=optimizer, kernel_regularizer="l2")
     model.fit(X, ONE_HOT, batch_size=8, shuffle=False, verbose=0)
     path = tmp_path / "m.keras"
@@ -93,11 +94,17 @@ def test_save_load_resumes_every_optimizer(optimizer, tmp_path):
     assert type(loaded.optimizer) is type(optimizer)
     assert loaded.optimizer.get_config() == optimizer.get_config()
     assert isinstance(loaded.layers[0].kernel_regularizer, regularizers.L2)
-    np.testing.assert_array_equal(loaded.optimizer._state, optimizer._state)
+    # Keras' file holds Adagrad's accumulator itself, annfast's state the accumulator
+    # less its start: to rounding for that one, bit for bit for the others.
+    rtol = 1e-13 if isinstance(optimizer, optimizers.Adagrad) else 0
+    if optimizer._state is None:
+        assert loaded.optimizer._state is None
+    else:
+        np.testing.assert_allclose(loaded.optimizer._state, optimizer._state, rtol=rtol, atol=0)
     model.fit(X, ONE_HOT, batch_size=8, shuffle=False, verbose=0)
     loaded.fit(X, ONE_HOT, batch_size=8, shuffle=False, verbose=0)
     for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=0)
     assert loaded.optimizer.iterations == model.optimizer.iterations == 10
 
 
@@ -105,9 +112,9 @@ def test_files_written_before_the_state_length_still_load(tmp_path):
     """A file without state_size holds Adam's two moments after the weights."""
     model = _model(optimizer="adam")
     model.fit(X, ONE_HOT, batch_size=8, verbose=0)
-    path = tmp_path / "old.keras"
-    model.save(path)
-    config, buffer = _io.load_model(path, "keras.Sequential")
+    model.save(tmp_path / "old.npz")
+    config, buffer = _io.load_model(tmp_path / "old.npz", "keras.Sequential")
+    path = tmp_path / "old.keras"  # annfast wrote its own format under that name then
     del config["compile"]["optimizer"]["state_size"]
     config["compile"]["loss"] = "CategoricalCrossentropy"  # a class name alone, as before
     _io.save_model(path, "keras.Sequential", json.loads(json.dumps(config)), buffer)

@@ -16,6 +16,7 @@ ONE_HOT = np.eye(3, dtype=np.float32)[LABELS]
 REG = (X[:, :2] * [0.7, -0.4] - X[:, 1:3]).astype(np.float32)
 BINARY = (X[:, :2] > 0).astype(np.float32)
 COUNTS = rng.poisson(2.0, size=(N, 2)).astype(np.float32)
+POSITIVE = (np.abs(REG) + 0.5).astype(np.float32)  # mape/msle targets, away from 0
 SIGNS = np.where(X[:, :2] > 0, 1.0, -1.0).astype(np.float32)
 
 
@@ -79,6 +80,17 @@ LOSS_CASES = {
     "sparse_logits": (3, None, LABELS,
                       lambda k: k.losses.SparseCategoricalCrossentropy(from_logits=True)),
     "function_mae": (2, None, REG, lambda k: k.losses.mean_absolute_error),
+    # mape's gradient is 100 / |y|: small steps.
+    "mape": (2, None, POSITIVE, lambda k: "mape", lambda k: k.optimizers.SGD(0.002)),
+    "mape_object": (2, "softplus", POSITIVE,
+                    lambda k: k.losses.MeanAbsolutePercentageError(),
+                    lambda k: k.optimizers.SGD(0.002)),
+    "mape_function": (2, None, REG, lambda k: k.losses.mean_absolute_percentage_error,
+                      lambda k: k.optimizers.SGD(0.0005)),
+    "msle": (2, "softplus", POSITIVE, lambda k: "msle"),
+    "msle_object": (2, None, POSITIVE, lambda k: k.losses.MeanSquaredLogarithmicError()),
+    "msle_function": (2, "relu", COUNTS,
+                      lambda k: k.losses.mean_squared_logarithmic_error),
 }
 
 
@@ -91,7 +103,9 @@ def test_losses_train_as_keras(case):
         float(theirs.evaluate(X, y, verbose=0)), rel=1e-5, abs=1e-7)
 
 
-@pytest.mark.parametrize("name", ["mean_absolute_error", "huber", "log_cosh", "poisson",
+@pytest.mark.parametrize("name", ["mean_absolute_error", "mean_absolute_percentage_error",
+                                  "mean_squared_logarithmic_error", "huber", "log_cosh",
+                                  "poisson",
                                   "kl_divergence", "hinge", "squared_hinge",
                                   "binary_crossentropy", "categorical_crossentropy"])
 def test_loss_functions_give_keras_per_sample_values(name):
@@ -203,3 +217,47 @@ def test_validation_split_with_weights_as_keras(weighting):
                          lambda k: k.optimizers.Adam(0.01))
     _train_both(ours, theirs, LABELS, epochs=2, validation_split=0.3,
                 **{weighting: weights[weighting]})
+
+
+def test_weighted_metrics_as_keras():
+    """compile(weighted_metrics=...): evaluate and validation metrics weighted by
+    sample_weight equal Keras' to 1e-6, a name in both lists is reported as
+    weighted_<name>, and class_weight weights the training metrics."""
+    w = rng.uniform(0.0, 2.0, size=N)
+
+    def build(k):
+        model = k.Sequential([k.Input(shape=(D,)), k.layers.Dense(6, activation="tanh"),
+                              k.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=k.optimizers.SGD(0.1), loss="categorical_crossentropy",
+                      metrics=["accuracy", "mse"],
+                      weighted_metrics=["accuracy", "mae", k.metrics.AUC(name="auc"),
+                                        k.metrics.Precision(name="precision")])
+        return model
+
+    ours, theirs = build(keras), build(real_keras)
+    theirs.set_weights(ours.get_weights())
+    fit = {"batch_size": 16, "epochs": 2, "shuffle": False, "verbose": 0,
+           "validation_data": (X[:30], ONE_HOT[:30], w[:30])}
+    h_ours = ours.fit(X, ONE_HOT, sample_weight=w, **fit)
+    h_theirs = theirs.fit(X, ONE_HOT, sample_weight=w, **fit)
+    assert set(h_ours.history) == set(h_theirs.history)
+    for key in h_theirs.history:
+        if key.startswith("val_"):
+            np.testing.assert_allclose(h_ours.history[key], h_theirs.history[key], rtol=1e-6,
+                                       atol=1e-6, err_msg=key)
+    got = ours.evaluate(X, ONE_HOT, sample_weight=w, return_dict=True, verbose=0)
+    expected = theirs.evaluate(X, ONE_HOT, sample_weight=w, return_dict=True, verbose=0)
+    assert set(got) == set(expected) >= {"weighted_accuracy", "accuracy", "auc", "mae"}
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(float(value), rel=1e-6, abs=1e-6), key
+    assert got["weighted_accuracy"] != pytest.approx(got["accuracy"])  # the weights count
+    # class_weight: the training metrics weigh each sample by its class's weight.
+    table = {0: 0.5, 1: 2.0, 2: 1.0}
+    history = ours.fit(X, ONE_HOT, class_weight=table, epochs=1, verbose=0)
+    out = ours.predict(X, verbose=0)
+    weights = np.array([table[c] for c in LABELS])
+    for key, metric in (("mae", real_keras.metrics.MeanAbsoluteError()),
+                        ("auc", real_keras.metrics.AUC())):
+        metric.update_state(ONE_HOT, out, sample_weight=weights)
+        assert history.history[key][-1] == pytest.approx(float(to_numpy(metric.result())),
+                                                         rel=1e-6, abs=1e-6), key

@@ -51,6 +51,10 @@ LOSS_CONFIGS = [
     ("tanh", "sigmoid", "ce", {"prob_eps": KERAS_EPS}),
     ("tanh", "sigmoid", "ce", {}),
     ("relu6", "hard_sigmoid", "mse", {}),
+    ("tanh", "identity", "mape", {}),
+    ("relu", "softplus", "mape", {}),
+    ("tanh", "softplus", "msle", {}),
+    ("tanh", "identity", "msle", {}),  # negative outputs: the clip's zero gradient
 ]
 CONFIGS = ACTIVATION_CONFIGS + LOSS_CONFIGS
 
@@ -65,6 +69,10 @@ def targets(loss, rng, n, k):
     """Targets in each loss' domain."""
     if loss in ("mse", "mae", "huber", "logcosh"):
         return rng.normal(0.0, 1.0, size=(n, k))
+    if loss == "mape":  # away from 0 (a zero target's 1e9 gradient is tested on its own)
+        return rng.choice([-1.0, 1.0], size=(n, k)) * rng.uniform(0.5, 2.0, size=(n, k))
+    if loss == "msle":  # with zeros and negatives: the epsilon floor of the logs
+        return np.maximum(rng.normal(1.0, 1.5, size=(n, k)), -0.5)
     if loss in ("bce", "bce_logits"):
         return rng.uniform(0.0, 1.0, size=(n, k))
     if loss in ("ce", "ce_logits"):
@@ -276,6 +284,12 @@ def torch_loss(torch, loss, out, z, a, y, opts):
         if eps:  # Keras rescales the outputs to sum to one
             a = a / a.sum(dim=-1, keepdim=True)
         return -(y * torch.log(a.clamp(lo, 1 - lo))).sum()
+    if loss == "mape":
+        return (100 * (a - y).abs() / y.abs().clamp(min=KERAS_EPS)).sum()
+    if loss == "msle":
+        eps = torch.tensor(KERAS_EPS, dtype=a.dtype)
+        return ((torch.log1p(torch.maximum(a, eps)) - torch.log1p(torch.maximum(y, eps))) ** 2
+                ).sum()
     raise AssertionError(loss)
 
 
@@ -338,6 +352,28 @@ def test_losses_from_logits_are_stable_far_out(loss, dtype):
     else:
         assert value == pytest.approx(2e4, rel=1e-6)
         np.testing.assert_allclose(delta, [1.0, -1.0, 0.0], atol=1e-6)
+
+
+def test_mape_and_msle_floor_at_keras_epsilon():
+    # mape divides by max(|y|, 1e-7); msle takes the logs of max(., 1e-7) and has no
+    # gradient where the output is below it.
+    a, y = np.array([0.5, -0.2, 0.3]), np.array([0.0, 0.4, -1e-9])
+    delta, value = reference.output_delta("mape", "identity", a, y)
+    np.testing.assert_allclose(delta, [100 / KERAS_EPS, -100 / 0.4, 100 / KERAS_EPS])
+    assert value == pytest.approx(100 * (0.5 / KERAS_EPS + 0.6 / 0.4 + 0.3 / KERAS_EPS))
+    delta, value = reference.output_delta("msle", "identity", a, np.array([0.1, -3.0, 2.0]))
+    e = np.log1p(KERAS_EPS)
+    r = [np.log1p(0.5) - np.log1p(0.1), e - e, np.log1p(0.3) - np.log1p(2.0)]
+    np.testing.assert_allclose(delta, [2 * r[0] / 1.5, 0.0, 2 * r[2] / 1.3])
+    assert value == pytest.approx(sum(v * v for v in r))
+    # ...and the kernel's gradient is the reference's at those points.
+    for loss, y in (("mape", y), ("msle", np.array([0.1, -3.0, 2.0]))):
+        arch = _kernels.Arch([3, 3], ["identity"], loss, [0.0])
+        params = np.concatenate([np.eye(3).ravel(), np.zeros(3)])
+        grad, total = _kernels.gradient(arch, params, a.reshape(1, 3), y.reshape(1, 3))
+        expected, value = reference.output_delta(loss, "identity", a, y)
+        np.testing.assert_allclose(grad[9:], expected, rtol=1e-12)
+        assert total == pytest.approx(value, rel=1e-12)
 
 
 def test_keras_clip_gives_zero_gradient_where_active():

@@ -4,8 +4,9 @@ Change one line of a Keras script, ``from tensorflow import keras`` to
 ``from annfast import keras``, and the supported subset runs the same way:
 ``Sequential`` and functional ``Model`` chains of ``Dense`` layers, with
 Flatten, Rescaling and Normalization before them and activation layers
-(Activation, ReLU, LeakyReLU, Softmax) folded into them; Keras' losses (mean
-squared and absolute error, Huber, log-cosh, Poisson, KL divergence, hinge,
+(Activation, ReLU, LeakyReLU, ELU, Softmax) folded into them, and models nested
+as layers; Keras' losses (mean squared, absolute, absolute percentage and
+squared logarithmic error, Huber, log-cosh, Poisson, KL divergence, hinge,
 squared hinge, binary, categorical and sparse categorical cross-entropy, with
 from_logits and label_smoothing); the optimizers SGD (with momentum /
 Nesterov), RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax and Nadam with
@@ -14,6 +15,8 @@ sample and class weights; Keras' metrics
 (accuracy variants, AUC, Precision, Recall, ...), callbacks (EarlyStopping,
 ModelCheckpoint, ReduceLROnPlateau, ...) and initializers, with Keras'
 defaults (batch 32, glorot_uniform, RMSprop when no optimizer is named).
+Models save to Keras 3's ``.keras`` archives (real Keras loads them, and
+annfast loads Keras' own; needs h5py, the ``keras`` extra).
 Anything outside that subset raises an error that names what is supported.
 """
 

@@ -29,13 +29,13 @@ from annfast.keras import _naming, initializers, regularizers
 from annfast.keras import activations as keras_activations
 
 __all__ = ["Layer", "Dense", "Input", "InputLayer", "Flatten", "Rescaling", "Normalization",
-           "Activation", "ReLU", "LeakyReLU", "Softmax", "Dropout", "KerasTensor"]
+           "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "KerasTensor"]
 
 #: Keras' ``leaky_relu`` activation uses negative_slope=0.2.
 LEAKY_SLOPE = 0.2
 
 SUPPORTED_LAYERS = ("Dense, Input/InputLayer, Flatten, Rescaling, Normalization, Activation, "
-                    "ReLU, LeakyReLU, Softmax, Dropout and nested Sequential models")
+                    "ReLU, LeakyReLU, ELU, Softmax, Dropout and nested Sequential models")
 DENSE_ARGUMENTS = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
                    "kernel_regularizer", "bias_regularizer", "input_dim", "input_shape",
                    "dtype", "name")
@@ -156,7 +156,17 @@ class Layer:
         return []
 
     def get_config(self):
-        return {"class_name": type(self).__name__, "name": self.name}
+        """Keras' configuration of the layer (its constructor's arguments)."""
+        return {"name": self.name, "trainable": True,
+                "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                          "config": {"name": self.dtype or "float32"}, "registered_name": None}}
+
+    @classmethod
+    def from_config(cls, config):
+        """The layer of ``get_config`` (Keras' keys; also a config written by Keras)."""
+        from annfast.keras import _config
+
+        return _config.layer_from_config(cls, config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
@@ -200,7 +210,8 @@ class InputLayer(Layer):
         return (None, *self.sample_shape)
 
     def get_config(self):
-        return {"class_name": "InputLayer", "name": self.name, "shape": list(self.sample_shape)}
+        return {"batch_shape": [None, *self.sample_shape], "dtype": self.dtype or "float32",
+                "sparse": False, "ragged": False, "name": self.name, "optional": False}
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None):  # noqa: N802 (Keras' name)
@@ -279,14 +290,18 @@ class Dense(Layer):
         return (self.units,)
 
     def get_config(self):
-        """JSON-able description (what ``save`` writes)."""
+        """Keras' configuration (what a .keras file holds)."""
+        from annfast.keras import _config
+
         return {
-            "class_name": "Dense", "name": self.name, "units": self.units,
-            "activation": self.activation, "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **super().get_config(), "units": self.units,
+            "activation": self.activation if self.activation is not None else "linear",
+            "use_bias": self.use_bias,
+            "kernel_initializer": _config.initializer_to_keras(self.kernel_initializer),
+            "bias_initializer": _config.initializer_to_keras(self.bias_initializer),
+            "kernel_regularizer": _config.regularizer_to_keras(self.kernel_regularizer),
+            "bias_regularizer": _config.regularizer_to_keras(self.bias_regularizer),
+            "kernel_constraint": None, "bias_constraint": None,
         }
 
     def count_params(self):
@@ -604,6 +619,27 @@ class Softmax(_ActivationLayer):
         return {**super().get_config(), "axis": -1}
 
 
+class ELU(_ActivationLayer):
+    """``x`` for x > 0, ``alpha (exp(x) - 1)`` below; only Keras' default alpha=1.0
+    (the kernels' elu parameter is per model)."""
+
+    _prefix = "elu"
+
+    def __init__(self, alpha=1.0, **kwargs):
+        reject_unsupported("ELU", {k: v for k, v in kwargs.items() if k not in LAYER_ARGUMENTS},
+                           ("alpha", *LAYER_ARGUMENTS))
+        if check_scalar(alpha, "alpha") != 1.0:
+            raise ValueError(f"ELU(alpha={alpha!r}) is not supported; only alpha=1.0 is")
+        self.alpha = 1.0
+        super().__init__(**kwargs)
+
+    def activation_spec(self):
+        return "elu", 1.0
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
 class Dropout(Layer):
     """Inverted dropout, in training only: during ``fit`` and ``train_on_batch``
     each output of the hidden Dense layer before it is zeroed with probability
@@ -649,7 +685,7 @@ TRANSFORM_LAYERS = (Flatten, Rescaling, Normalization)
 _KERAS_LAYERS = {
     "Conv1D", "Conv2D", "Conv3D", "MaxPooling2D", "AveragePooling2D",
     "BatchNormalization", "LSTM", "GRU", "SimpleRNN", "Embedding", "Reshape",
-    "GlobalAveragePooling2D", "LayerNormalization", "Concatenate", "Add", "ELU", "PReLU",
+    "GlobalAveragePooling2D", "LayerNormalization", "Concatenate", "Add", "PReLU",
 }
 
 

@@ -7,6 +7,9 @@ over the outputs where Keras takes it; eps = 1e-7, Keras' probability clip)::
     mean_absolute_error      mean_k |a - y|                       kernel 'mae' x 1/k
     huber                    mean_k of d^2/2 or delta |d| - delta^2/2   'huber' x 1/k
     log_cosh                 mean_k log cosh (a - y)              kernel 'logcosh' x 1/k
+    mean_absolute_percentage_error  100 mean_k |a - y| / max(|y|, eps)   'mape' x 1/k
+    mean_squared_logarithmic_error  mean_k (log1p(max(a, eps)) - log1p(max(y, eps)))^2
+                                                                  kernel 'msle' x 1/k
     poisson                  mean_k [a - y log(a + eps)]          kernel 'poisson' x 1/k
     kl_divergence            sum_k y log(y / a), both clipped     kernel 'kld'
     hinge / squared_hinge    mean_k max(1 - y a, 0) (squared)     x 1/k
@@ -30,11 +33,13 @@ import numpy as np
 
 from annfast._validation import as_float_array, check_bool, check_choice, check_scalar
 
-__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "LogCosh", "Poisson",
+__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+           "MeanSquaredLogarithmicError", "Huber", "LogCosh", "Poisson",
            "KLDivergence", "Hinge", "SquaredHinge", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get",
            "mean_squared_error", "mean_absolute_error", "huber", "log_cosh", "poisson",
            "kl_divergence", "hinge", "squared_hinge", "binary_crossentropy",
+           "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
            "categorical_crossentropy", "sparse_categorical_crossentropy"]
 
 #: Keras' epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON].
@@ -164,6 +169,31 @@ class MeanAbsoluteError(Loss):
 
     def _elementwise(self, Y, out):
         return np.abs(out - Y)
+
+
+class MeanAbsolutePercentageError(Loss):
+    """``100 mean(|y - a| / max(|y|, eps))`` over the outputs; 'mape',
+    'mean_absolute_percentage_error'."""
+
+    kernel_loss = "mape"
+    name = "mean_absolute_percentage_error"
+
+    def _elementwise(self, Y, out):
+        t = np.dtype(self._dtype).type if self._dtype in (np.float32, np.float64) else np.float64
+        return 100.0 * np.abs(out - Y) / np.maximum(np.abs(Y), float(t(EPSILON)))
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """``mean((log1p(max(a, eps)) - log1p(max(y, eps)))^2)`` over the outputs; 'msle',
+    'mean_squared_logarithmic_error'."""
+
+    kernel_loss = "msle"
+    name = "mean_squared_logarithmic_error"
+
+    def _elementwise(self, Y, out):
+        t = np.dtype(self._dtype).type if self._dtype in (np.float32, np.float64) else np.float64
+        eps = float(t(EPSILON))
+        return (np.log1p(np.maximum(out, eps)) - np.log1p(np.maximum(Y, eps))) ** 2
 
 
 class Huber(Loss):
@@ -368,7 +398,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return Y
 
 
-_CLASSES = (MeanSquaredError, MeanAbsoluteError, Huber, LogCosh, Poisson, KLDivergence,
+_CLASSES = (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+            MeanSquaredLogarithmicError, Huber, LogCosh, Poisson, KLDivergence,
             Hinge, SquaredHinge, BinaryCrossentropy, CategoricalCrossentropy,
             SparseCategoricalCrossentropy)
 
@@ -377,6 +408,10 @@ LOSSES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "MAE": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
     "huber": Huber, "huber_loss": Huber,
     "log_cosh": LogCosh, "logcosh": LogCosh,
     "poisson": Poisson,
@@ -410,6 +445,12 @@ mean_squared_error = mse = _function(MeanSquaredError, "mean squared error",
                                      "mean_squared_error")
 mean_absolute_error = mae = _function(MeanAbsoluteError, "mean absolute error",
                                       "mean_absolute_error")
+mean_absolute_percentage_error = mape = _function(
+    MeanAbsolutePercentageError, "mean absolute percentage error",
+    "mean_absolute_percentage_error")
+mean_squared_logarithmic_error = msle = _function(
+    MeanSquaredLogarithmicError, "mean squared logarithmic error",
+    "mean_squared_logarithmic_error")
 huber = _function(Huber, "Huber (delta=1)", "huber")
 log_cosh = logcosh = _function(LogCosh, "log-cosh", "log_cosh")
 poisson = _function(Poisson, "Poisson", "poisson")

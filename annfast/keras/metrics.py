@@ -548,9 +548,9 @@ def get(name, y_true_shape, n_outputs, obj=None):
     object ``obj``) from scratch on all the given predictions."""
     metric = obj if obj is not None else _instance(name, y_true_shape, n_outputs)
 
-    def compute(y_true, y_pred):
+    def compute(y_true, y_pred, sample_weight=None):
         metric.reset_state()
-        metric.update_state(y_true, y_pred)
+        metric.update_state(y_true, y_pred, sample_weight)
         return float(metric.result())
 
     return compute

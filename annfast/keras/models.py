@@ -73,9 +73,9 @@ from annfast.keras.layers import (
     draw,
     reject_unsupported,
 )
-from annfast.keras.saving import load_model
+from annfast.keras.saving import load_model, model_from_json
 
-__all__ = ["Sequential", "Model", "load_model"]
+__all__ = ["Sequential", "Model", "load_model", "model_from_json"]
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"  # Keras' floatx
@@ -95,9 +95,10 @@ class Sequential:
         An optional ``Input(shape=...)`` first; then the layers that only
         transform the inputs (Flatten, Rescaling, Normalization); then Dense
         layers, each optionally followed by an activation layer (Activation,
-        ReLU, LeakyReLU, Softmax) that folds into it.  A model given as a
-        layer (first) may be followed by activation layers: such a model
-        predicts but does not train (train the inner model).
+        ReLU, LeakyReLU, ELU, Softmax) that folds into it.  A model given as
+        a layer (first, or after an Input) may be followed by Dense and
+        activation layers; fitting trains it too, and its weights stay the
+        inner model's (one level of nesting).
     name : str, optional
 
     Examples
@@ -133,6 +134,7 @@ class Sequential:
         self._loss = None
         self._metric_names = []
         self._metric_objects = {}
+        self._weighted = {}  # reported name -> (metric name, object or None), weighted
         self.compiled = False
         self.history = None
         self.stop_training = False
@@ -175,7 +177,7 @@ class Sequential:
 
     @property
     def output_shape(self):
-        if self._nested is not None:
+        if self._nested is not None and not self._layers:
             return self._nested.output_shape
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no Dense layers")
@@ -222,10 +224,12 @@ class Sequential:
         if any(other.name == layer.name for other in self._stack):
             raise ValueError(f"a layer named {layer.name!r} is already in model {self.name!r}; "
                              "layer names must be unique")
-        if self._nested is not None and not isinstance(layer, _ActivationLayer):
-            raise ValueError(f"a model used as a layer can only be followed by activation "
-                             f"layers (Activation, ReLU, LeakyReLU, Softmax), not "
-                             f"{type(layer).__name__}: annfast trains one Dense chain per model")
+        if self._nested is not None and not isinstance(layer, (_ActivationLayer, Dense)):
+            raise ValueError(f"a model used as a layer can only be followed by Dense and "
+                             f"activation layers, not {type(layer).__name__}")
+        if self._nested is not None and isinstance(layer, Dense) and not self._nested.built:
+            raise ValueError(f"model {self._nested.name!r} must be built (give it an Input) "
+                             f"before Dense layer {layer.name!r} can follow it")
         if isinstance(layer, TRANSFORM_LAYERS):
             self._add_transform(layer)
         elif isinstance(layer, _ActivationLayer):
@@ -239,13 +243,26 @@ class Sequential:
                             f"{type(layer).__name__}")
 
     def _add_model(self, model):
-        if self._stack or self._input is not None:
+        if self._stack:
             raise ValueError("a model can be used as a layer only as the first layer of a "
                              "Sequential model (e.g. Sequential([model, Softmax()]))")
         if model is self:
             raise ValueError("a model cannot contain itself")
-        self._dtype = model._dtype
+        if self._input is not None:
+            # Input(...) then the model (the functional API's model(x)): the shapes agree.
+            if model.built and tuple(model.input_shape[1:]) != tuple(self._input.sample_shape):
+                raise ValueError(f"model {model.name!r} takes inputs of shape "
+                                 f"{model.input_shape[1:]}, but the Input has shape "
+                                 f"{self._input.sample_shape}")
+            if model._dtype is not None and self._input.dtype not in (None, model._dtype):
+                raise ValueError(f"model {model.name!r} uses {model._dtype}, but the Input "
+                                 f"uses {self._input.dtype}")
+        self._dtype = model._dtype if model._dtype is not None else self._dtype
         self._stack.append(model)
+        # Dense layers after it take its outputs (the model's own samples are its inputs).
+        self._sample_shape = None
+        self._input_dim = model.output_shape[-1] if model.built and (
+            model._layers or model._nested is not None) else None
 
     def _add_transform(self, layer):
         if self._layers:
@@ -268,7 +285,7 @@ class Sequential:
 
     def _add_activation(self, layer):
         name, param = layer.activation_spec()
-        if self._nested is not None or name == "identity":
+        if (self._nested is not None and not self._layers) or name == "identity":
             pass  # applied after the nested model, or a no-op
         else:
             previous = self._stack[-1] if self._stack else None
@@ -464,10 +481,47 @@ class Sequential:
         if not self._layers and self._nested is None:
             raise ValueError(f"{what}: model {self.name!r} has no layers; add Dense layers first")
 
-    def _require_trainable(self, what):
-        if self._nested is not None:
-            raise ValueError(f"{what}: model {self.name!r} wraps model {self._nested.name!r}, "
-                             "and a wrapping model only predicts; train the inner model")
+    def _training_proxy(self):
+        """The flat model a model wrapping another trains and evaluates as: the inner
+        model's layers, then this model's (copies of their configurations).  The
+        weights are copied in before every call and back out after it, so the inner
+        model object holds its trained weights, as in Keras."""
+        inner = self._nested
+        if inner._nested is not None:
+            raise ValueError(f"model {self.name!r} wraps {inner.name!r}, which wraps another "
+                             "model: only one level of nesting trains")
+        proxy = getattr(self, "_proxy", None)
+        if proxy is None or proxy._params.size != inner._params.size + self._own_size():
+            layers = [InputLayer(shape=inner._sample_shape, dtype=self.dtype), *inner._pre]
+            for layer in [*inner._stack[len(inner._pre):], *self._stack[1:]]:
+                layers.append(type(layer).from_config(layer.get_config()))
+            proxy = Sequential(layers, name=self.name)
+            self._proxy = proxy
+        proxy._params = np.concatenate([inner._params, *(
+            [self._params] if self._params is not None else [])]).astype(self.dtype)
+        if self.compiled:
+            proxy.compile(optimizer=self.optimizer, loss=self.loss if self._loss is None
+                          else self._loss,
+                          metrics=[self._metric_objects.get(n, n) for n in self._metric_names],
+                          weighted_metrics=[obj if obj is not None else name
+                                            for name, obj in self._weighted.values()])
+        return proxy
+
+    def _own_size(self):
+        return 0 if self._params is None else self._params.size
+
+    def _through_proxy(self, method, *args, **kwargs):
+        """Call ``method`` of the training proxy; the weights come back to the inner
+        model and to this one (unchanged when the call fails)."""
+        proxy = self._training_proxy()
+        try:
+            return getattr(proxy, method)(*args, **kwargs)
+        finally:
+            params, k = proxy._params, self._nested._params.size
+            self._nested._params = params[:k].copy()
+            if self._params is not None:
+                self._params = params[k:].copy()
+            self.history, self.stop_training = proxy.history, proxy.stop_training
 
     def _network(self, sizes=None):
         """The engine's view of this model (``sizes`` before the model is built)."""
@@ -501,9 +555,10 @@ class Sequential:
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet; give the first layer "
                              "input_dim or an Input, or call fit/build")
+        own = sum(layer.count_params() for layer in self._layers)
         if self._nested is not None:
-            return self._nested.count_params()
-        return sum(layer.count_params() for layer in self._layers)
+            return self._nested.count_params() + own
+        return own
 
     def summary(self, line_length=None, print_fn=None):
         """Print the layers, their output shapes and parameter counts, as Keras does.
@@ -552,7 +607,8 @@ class Sequential:
 
     # -- compile -----------------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None,
+                **kwargs):
         """Choose the optimizer, the loss and the metrics.
 
         Parameters
@@ -563,7 +619,7 @@ class Sequential:
             rho=0.9, epsilon=1e-7), Adam(0.001, 0.9, 0.999, 1e-7)).
         loss : str, Loss or a function of ``keras.losses``
             'mean_squared_error'/'mse', 'mean_absolute_error'/'mae', 'huber',
-            'log_cosh', 'poisson', 'kl_divergence'/'kld', 'hinge',
+            'mape', 'msle', 'log_cosh', 'poisson', 'kl_divergence'/'kld', 'hinge',
             'squared_hinge', 'binary_crossentropy', 'categorical_crossentropy',
             'sparse_categorical_crossentropy'; the classes take Keras' options
             (``from_logits``, ``label_smoothing``, ``delta``).
@@ -571,22 +627,38 @@ class Sequential:
             'acc'/'accuracy' (binary, categorical or sparse chosen from the
             shapes, reported under the name given), 'mse', 'mae', 'auc', or
             objects from ``keras.metrics`` (``AUC()``, ``Precision()``, ...).
+        weighted_metrics : list of str or Metric objects, optional
+            Metrics weighted by ``sample_weight``/``class_weight``, as Keras: a
+            name that is also in ``metrics`` is reported as ``weighted_<name>``.
         """
-        reject_unsupported("compile", kwargs, ("optimizer", "loss", "metrics"))
+        reject_unsupported("compile", kwargs, ("optimizer", "loss", "metrics",
+                                               "weighted_metrics"))
         opt = optimizers_module.get(optimizer)
         loss_obj = None if loss is None else losses_module.get(loss)
         entries = metrics_module.check_metrics(metrics)
+        weighted_entries = metrics_module.check_metrics(weighted_metrics)
+        names = {name for name, _ in entries}
+        weighted = {}
+        for name, obj in weighted_entries:
+            # Keras' CompileMetrics.result(): a repeated name becomes weighted_<name>.
+            shown = f"weighted_{name}" if name in names else name
+            if shown in weighted or shown in names:
+                raise ValueError(f"weighted metric {name!r} is listed twice")
+            weighted[shown] = (name, obj)
         self.optimizer, self.loss, self._loss = opt, loss, loss_obj
         self._metric_names = [name for name, _ in entries]
         self._metric_objects = {name: obj for name, obj in entries if obj is not None}
+        self._weighted = weighted
         self.compiled = True
 
     @property
     def metrics_names(self):
-        return ["loss", *self._metric_names]
+        return ["loss", *self._metric_names, *self._weighted]
 
     def _metric_direction(self, name):
         """'up' or 'down' for a compiled metric's name (what auto mode monitors), or None."""
+        if name in self._weighted:
+            return metrics_module.direction(*self._weighted[name])
         if name not in self._metric_names:
             return None
         return metrics_module.direction(name, self._metric_objects.get(name))
@@ -685,13 +757,17 @@ class Sequential:
             loss += self._penalty_value()
         logs = {f"{prefix}loss": loss}
         for name, fn in metric_fns.items():
-            logs[f"{prefix}{name}"] = fn(y_raw, out)
+            logs[f"{prefix}{name}"] = fn(y_raw, out, weights if name in self._weighted
+                                         else None)
         return logs
 
     def _metric_fns(self, y_raw):
         k = self._layers[-1].units
-        return {name: metrics_module.get(name, y_raw.shape, k, self._metric_objects.get(name))
-                for name in self._metric_names}
+        fns = {name: metrics_module.get(name, y_raw.shape, k, self._metric_objects.get(name))
+               for name in self._metric_names}
+        for shown, (name, obj) in self._weighted.items():
+            fns[shown] = metrics_module.get(name, y_raw.shape, k, obj)
+        return fns
 
     # -- training ----------------------------------------------------------------------
 
@@ -739,7 +815,13 @@ class Sequential:
         reject_unsupported("fit", kwargs, FIT_ARGUMENTS)
         self._require_loss("fit")
         self._require_layers("fit")
-        self._require_trainable("fit")
+        if self._nested is not None:
+            return self._through_proxy(
+                "fit", x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                validation_split=validation_split, validation_data=validation_data,
+                shuffle=shuffle, initial_epoch=initial_epoch, callbacks=callbacks,
+                validation_freq=validation_freq, sample_weight=sample_weight,
+                class_weight=class_weight)
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
         epochs = check_scalar(epochs, "epochs", low=0, integer=True)
@@ -844,7 +926,7 @@ class Sequential:
                 logs = {"loss": result.mean_loss}
                 if train_metrics:
                     logs = self._logs(self._kernel_forward(network, params, X), Y, y_raw,
-                                      train_metrics, loss=result.mean_loss)
+                                      train_metrics, loss=result.mean_loss, weights=weights)
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     # Validation is an evaluate() pass for the callbacks, as in Keras.
                     cbs.call("on_test_begin", {})
@@ -959,7 +1041,10 @@ class Sequential:
                             "sample_weight"))
         self._require_loss("evaluate")
         self._require_layers("evaluate")
-        self._require_trainable("evaluate")
+        if self._nested is not None:
+            return self._through_proxy("evaluate", x, y, batch_size=batch_size, verbose=verbose,
+                                       return_dict=return_dict, callbacks=callbacks,
+                                       sample_weight=sample_weight)
         verbose = _check_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
         return_dict = check_bool(return_dict, "return_dict")
@@ -999,9 +1084,14 @@ class Sequential:
         """The outputs for a batch of inputs (an array), or a symbolic tensor when
         called on one (the functional API)."""
         if isinstance(inputs, KerasTensor):
-            raise ValueError("calling a model on a symbolic tensor is not supported; build "
-                             "the functional model from layers, or pass the model to "
-                             "Sequential([model, ...])")
+            # The functional API's model(x): the model becomes a layer of the chain.
+            if not self.built:
+                raise ValueError(f"model {self.name!r} must be built (give it an Input) "
+                                 "before it is called on a symbolic tensor")
+            if tuple(inputs.sample_shape) != tuple(self.input_shape[1:]):
+                raise ValueError(f"model {self.name!r} takes inputs of shape "
+                                 f"{self.input_shape[1:]}, got {inputs.sample_shape}")
+            return KerasTensor(tuple(self.output_shape[1:]), self, inputs)
         self._require_layers("calling the model")
         if training and self._dropout_rates()[0] is not None:
             raise ValueError("model(x, training=True) is not supported with Dropout layers: "
@@ -1047,8 +1137,10 @@ class Sequential:
     def get_weights(self):
         """All weights in Keras' layout: ``[kernel_0 (n_in, units), bias_0, kernel_1, ...]``
         (copies; a layer with use_bias=False contributes its kernel only)."""
-        if self._nested is not None:
-            return self._nested.get_weights()
+        if self._nested is not None:  # the inner model's, then this model's own
+            own = [] if self._params is None else [
+                arr for i in range(len(self._layers)) for arr in self._layer_weights(i)]
+            return self._nested.get_weights() + own
         if not self.built:
             return []
         return [arr for i in range(len(self._layers)) for arr in self._layer_weights(i)]
@@ -1077,9 +1169,31 @@ class Sequential:
         if len(arrays) > 1:
             b[i][...] = arrays[1]
 
+    def _set_into_all(self, params, arrays):
+        """Write Keras-layout arrays (kernel, bias, ... checked) into the flat params."""
+        shapes = [s for i in range(len(self._layers)) for s in self._expected_shapes(i)]
+        arrays = self._checked(list(arrays), shapes, "weights")
+        pos = 0
+        for i in range(len(self._layers)):
+            count = len(self._expected_shapes(i))
+            self._set_into(params, i, arrays[pos:pos + count])
+            pos += count
+
     def set_weights(self, weights):
         """Set every weight from a list in the layout of ``get_weights``.  Nothing
         changes unless every array has the right shape and finite values."""
+        if self._nested is not None and self._layers:
+            if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+                raise TypeError(f"weights must be a list of arrays, got "
+                                f"{type(weights).__name__}")
+            k = len(self._nested.get_weights())
+            shapes = [s for i in range(len(self._layers)) for s in self._expected_shapes(i)]
+            own = self._checked(list(weights[k:]), shapes, "weights")
+            self._nested.set_weights(list(weights[:k]))  # checked before it changes
+            params = self._params.copy()
+            self._set_into_all(params, own)
+            self._params = params
+            return None
         if self._nested is not None:
             return self._nested.set_weights(weights)
         if not self.built:
@@ -1111,8 +1225,9 @@ class Sequential:
                              "the transform and activation layers outside the saved model")
 
     def save_weights(self, filepath, overwrite=True):
-        """Write the Dense weights to ``filepath`` in annfast's checksummed format (read
-        them back with ``load_weights``).  Nothing is pickled."""
+        """Write the weights to ``filepath``: Keras' HDF5 layout for a name ending in
+        ``.weights.h5`` (needs h5py), else annfast's checksummed format (read them
+        back with ``load_weights``).  Nothing is pickled."""
         filepath = check_path(filepath, "filepath")
         overwrite = check_bool(overwrite, "overwrite")
         if not self.built or self._nested is not None:
@@ -1120,6 +1235,10 @@ class Sequential:
                              "(not built yet, or it wraps another model)")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath!r} exists and overwrite=False")
+        if filepath.endswith(".weights.h5"):
+            from annfast.keras import _archive
+
+            return _archive.save_weights(self, filepath)
         config = {"sizes": list(self._sizes), "use_bias": [bool(layer.use_bias)
                                                            for layer in self._layers]}
         _io.save_model(filepath, WEIGHTS_KIND, config, self._params)
@@ -1130,6 +1249,11 @@ class Sequential:
         if not self.built or self._nested is not None:
             raise ValueError(f"model {self.name!r} is not built yet (or wraps another model): "
                              "build it before loading weights into it")
+        filepath = check_path(filepath, "filepath")
+        if filepath.endswith(".weights.h5"):
+            from annfast.keras import _archive
+
+            return _archive.load_weights(self, filepath)
         config, buffer = _io.load_model(filepath, WEIGHTS_KIND)
         sizes = config.get("sizes") if isinstance(config, dict) else None
         if sizes != list(self._sizes) or buffer.size != self._params.size:
@@ -1145,14 +1269,47 @@ class Sequential:
     # -- persistence -------------------------------------------------------------------
 
     def save(self, filepath):
-        """Write the model (architecture, weights, compile settings and optimizer
-        state) to ``filepath`` in annfast's safe format; read it back with
+        """Write the model (architecture, weights, compile settings) to ``filepath``:
+        Keras 3's ``.keras`` archive for a name ending in ``.keras`` (real Keras
+        loads it; needs h5py), else annfast's checksummed format, which also
+        keeps the optimizer state.  Read either back with
         ``annfast.keras.load_model``.  Nothing is pickled.  See
         ``annfast.keras.saving``."""
         from annfast.keras import saving
 
+        filepath = check_path(filepath, "filepath")
+        if filepath.endswith(".keras"):
+            from annfast.keras import _archive
+
+            return _archive.save(self, filepath)
         self._check_npz_savable()
         saving.save_model(self, filepath)
+
+    def get_config(self):
+        """Keras' configuration of the model: its name and its layers' configurations."""
+        from annfast.keras import _config
+
+        return _config.model_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """A new model (new weights) from ``get_config()``, annfast's or Keras'."""
+        from annfast.keras import _config
+
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        if cls is Model or "input_layers" in config:
+            return _config.functional_from_config(config)
+        return _config.sequential_from_config(config)
+
+    def to_json(self, **kwargs):
+        """Keras' JSON of the model (no weights); ``keras.models.model_from_json``
+        reads it back, and so does Keras'."""
+        import json
+
+        from annfast.keras import _config
+
+        return json.dumps(_config.to_keras(self, include_compile=False), **kwargs)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} Dense layers>"

@@ -1,6 +1,7 @@
-"""Saving and loading ``Sequential`` models: annfast's verified file format.
+"""Saving and loading models: Keras 3's ``.keras`` archives (``_archive``) and
+annfast's verified file format for other names (``.npz``).
 
-A Keras file is an annfast model file (see ``annfast._io``) of kind
+An annfast file is an annfast model file (see ``annfast._io``) of kind
 ``keras.Sequential``: its config holds the layers, the dtype and the compile
 settings; its buffer holds the weights, then, when the optimizer has state,
 its state (velocities, moments, accumulators: ``state_size`` values in the
@@ -16,13 +17,13 @@ kernels use them; a non-zero one would make ``predict`` disagree with
 import numpy as np
 
 from annfast import _io, _params
-from annfast._validation import check_layers, check_path
+from annfast._validation import check_bool, check_layers, check_path
+from annfast.keras import initializers, regularizers
 from annfast.keras import losses as losses_module
 from annfast.keras import optimizers as optimizers_module
-from annfast.keras import regularizers
 from annfast.keras.layers import Dense, InputLayer
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "model_from_json"]
 
 FILE_KIND = "keras.Sequential"
 
@@ -38,7 +39,7 @@ def model_config(model):
         "dtype": model.dtype,
         "input_dim": model._input_dim,
         "input_name": None if model._input is None else model._input.name,
-        "layers": [layer.get_config() for layer in model._layers],
+        "layers": [_dense_config(layer) for layer in model._layers],
         "n_model_params": int(model._params.size),
         "compile": None,
     }
@@ -47,6 +48,7 @@ def model_config(model):
         config["compile"] = {
             "loss": None if model._loss is None else losses_module.serialize(model._loss),
             "metrics": list(model._metric_names),
+            "weighted_metrics": [name for name, _ in model._weighted.values()],
             "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config(),
                           "iterations": int(opt.iterations),
                           "has_state": opt._state is not None,
@@ -55,10 +57,24 @@ def model_config(model):
     return config
 
 
+def _dense_config(layer):
+    """A Dense layer as annfast's file describes it (the keys its reader takes)."""
+    return {
+        "class_name": "Dense", "name": layer.name, "units": layer.units,
+        "activation": layer.activation, "use_bias": layer.use_bias,
+        "kernel_initializer": initializers.serialize(layer.kernel_initializer),
+        "bias_initializer": initializers.serialize(layer.bias_initializer),
+        "kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
+        "bias_regularizer": regularizers.serialize(layer.bias_regularizer),
+    }
+
+
 def save_model(model, filepath):
     """Write model to filepath (``Sequential.save``); the save policy of
     ``annfast._io.atomic_write`` applies."""
     filepath = check_path(filepath, "filepath")
+    if filepath.endswith(".keras"):  # Keras' archive, as model.save writes it
+        return model.save(filepath)
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built yet; there is nothing to save")
     buffer = model._params
@@ -68,8 +84,27 @@ def save_model(model, filepath):
     _io.save_model(filepath, FILE_KIND, model_config(model), buffer)
 
 
+def model_from_json(json_string):
+    """The model (new weights, not compiled) of ``model.to_json()``: Keras' JSON of a
+    Sequential or functional model, from annfast or from Keras.  Only the supported
+    layers are built; custom objects and Python code are refused."""
+    import json
+
+    from annfast.keras import _config
+
+    if not isinstance(json_string, (str, bytes)):
+        raise TypeError(f"json_string must be a str, got {type(json_string).__name__}")
+    try:
+        description = json.loads(json_string)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"json_string is not valid JSON ({str(exc)[:120]})") from None
+    return _config.from_keras(description, "json_string")
+
+
 def load_model(filepath, compile=True):  # noqa: A002 (Keras' argument name)
-    """Read a model written by ``Sequential.save``.
+    """Read a model written by ``save``: a Keras 3 ``.keras`` archive (written by
+    annfast or by Keras; see ``annfast.keras._archive``), or annfast's own
+    checksummed file for any other name (``.npz``).
 
     The file is verified (format, version, checksum, and the config against
     the stored buffer) and nothing is unpickled.  With ``compile=True`` the
@@ -85,6 +120,12 @@ def load_model(filepath, compile=True):  # noqa: A002 (Keras' argument name)
         The path is missing or unreadable (FileNotFoundError, ...).
     """
     filepath = check_path(filepath, "filepath")
+    if filepath.endswith(".keras"):
+        from annfast.keras import _archive
+
+        # Before .keras meant Keras' archive, annfast wrote its own format there.
+        if not _archive.is_annfast_file(filepath):
+            return _archive.load(filepath, compile=check_bool(compile, "compile"))
     config, buffer = _io.load_model(filepath, FILE_KIND)
     try:
         return _from_config(config, buffer, compile)
@@ -150,5 +191,6 @@ def _from_config(config, buffer, compile):
                 raise ValueError("the optimizer state is missing or does not fit the optimizer")
             optimizer._state = buffer[n_model:].copy()
         loss = None if settings["loss"] is None else losses_module.deserialize(settings["loss"])
-        model.compile(optimizer=optimizer, loss=loss, metrics=settings["metrics"])
+        model.compile(optimizer=optimizer, loss=loss, metrics=settings["metrics"],
+                      weighted_metrics=settings.get("weighted_metrics"))
     return model
