@@ -14,8 +14,10 @@ imports):
     predict                    NeuralNet.predict of 1,000 rows, 5 times
     epoch DTYPE ACT N WEIGHTS  N per-sample epochs of [784, 32, 10] on 3,500
                                binarised rows (DTYPE f32|f64, ACT the hidden
-                               activation, WEIGHTS none|ones): instructions per
-                               epoch = (count at N - count at 1) / (N - 1)
+                               activation, WEIGHTS none|ones, or dropout: no
+                               weights, dropout 0.2 on the hidden layer):
+                               instructions per epoch =
+                               (count at N - count at 1) / (N - 1)
 """
 
 import sys
@@ -64,7 +66,8 @@ def _epochs(rng, dtype_name, hidden, epochs, weights):
     Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 3500)]
     arch = _kernels.Arch([784, 32, 10], [hidden, "softmax"], "ce")
     p0 = rng.normal(0, 0.05, arch.n_params).astype(dtype)
-    extra = {} if weights == "none" else {"sample_weight": np.ones(len(X))}
+    extra = {"none": {}, "ones": {"sample_weight": np.ones(len(X))},
+             "dropout": {"dropout": [0.2], "dropout_seed": 1}}[weights]
     for _ in range(int(epochs)):
         _kernels.train(arch, p0.copy(), np.empty(0, dtype), X, Y, rng.permutation(len(X)), 1,
                        "sgd", 0.01, 1e-5, **extra)

@@ -27,6 +27,14 @@
 
 #include "af.h"
 
+#ifndef AF_NOINLINE
+#if defined(__GNUC__)
+#define AF_NOINLINE __attribute__((noinline))
+#else
+#define AF_NOINLINE
+#endif
+#endif
+
 #define AF_DROP_GOLDEN 0x9e3779b97f4a7c15ULL
 
 static inline uint64_t af_drop_mix(uint64_t z)
@@ -36,8 +44,9 @@ static inline uint64_t af_drop_mix(uint64_t z)
     return z ^ (z >> 31);
 }
 
-/* The key of one sample (row of X) in this call's draw. */
-static inline uint64_t af_drop_row_key(const af_net *net, int64_t row)
+/* The key of one sample (row of X) in this call's draw.  Out of line: the
+ * per-sample kernels' code (and so their inlining) stays as without dropout. */
+static AF_NOINLINE uint64_t af_drop_row_key(const af_net *net, int64_t row)
 {
     const uint64_t call =
         af_drop_mix(af_drop_mix(net->dropout_seed + AF_DROP_GOLDEN) +
