@@ -43,6 +43,7 @@ cdef extern from "af.h" nogil:
         double prob_eps
         int32_t isa
         const double *sample_weight
+        int32_t weight_sum_divisor
 
     const char *af_act_name(int32_t code)
     const char *af_loss_name(int32_t code)
@@ -68,7 +69,6 @@ cdef extern from "af.h" nogil:
         double global_clipnorm
         const double *penalties
         double penalty_sum
-        int32_t weight_sum_divisor
 
     int64_t af_opt_state_size(const af_opt *opt, int64_t n)
 
