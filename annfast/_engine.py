@@ -216,12 +216,11 @@ class Update:
 
     @property
     def per_sample_sgd(self):
-        """Whether the lazy-decay per-sample kernel (and its sparse variant) applies
-        (it divides by the count: not with scikit-learn's weighted rule)."""
+        """Whether the lazy-decay per-sample kernel (and its sparse variant) applies."""
         return (self.batch_size == 1 and self.optimizer == "sgd" and self.zero_biases is None
                 and self.penalties is None and not self.weight_decay
-                and not self.divides_by_weight_sum
-                and self.lr * self.l2 <= _kernels.LAZY_DECAY_MAX
+                and _kernels.lazy_decay_applies(self.lr, self.l2, self.sample_weight,
+                                                self.weight_divisor)
                 and not (self.clipvalue or self.clipnorm or self.global_clipnorm))
 
     def kernel_args(self):
@@ -398,6 +397,7 @@ def train_epoch(network, params, data, Y, order, update, opt=None, on_chunk=None
                 status, part, done = _kernels.train_sparse(arch, work, *data.csr, Y, chunk,
                                                             lr=update.lr, l2=update.l2,
                                                             sample_weight=update.sample_weight,
+                                                            weight_divisor=update.weight_divisor,
                                                             **drop)
             elif split_rows is not None:
                 status, part, done = _split_batch(arch, work, work_opt, data.dense, Y, chunk,

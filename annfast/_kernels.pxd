@@ -46,6 +46,7 @@ cdef extern from "af.h" nogil:
         const double *dropout
         uint64_t dropout_seed
         uint64_t dropout_counter
+        int32_t weight_sum_divisor
 
     const char *af_act_name(int32_t code)
     const char *af_loss_name(int32_t code)
@@ -71,7 +72,6 @@ cdef extern from "af.h" nogil:
         double global_clipnorm
         const double *penalties
         double penalty_sum
-        int32_t weight_sum_divisor
 
     int64_t af_opt_state_size(const af_opt *opt, int64_t n)
 

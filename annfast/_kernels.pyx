@@ -225,6 +225,7 @@ cdef class Arch:
         self.net.dropout = NULL  # likewise
         self.net.dropout_seed = 0
         self.net.dropout_counter = 0
+        self.net.weight_sum_divisor = 0
         self.n_params = af_n_params(&self.net)
         self.sum_width = af_sum_width(&self.net)
         self.max_width = af_max_width(&self.net)
@@ -438,7 +439,6 @@ cdef af_opt _make_opt(str optimizer, double lr, double l2, double momentum, doub
     opt.global_clipnorm = global_clipnorm
     opt.penalties = NULL
     opt.penalty_sum = 0.0
-    opt.weight_sum_divisor = 0
     return opt
 
 
@@ -452,6 +452,18 @@ cdef int _weight_sum_divisor(str weight_divisor) except -1:
         raise ValueError(f"weight_divisor must be one of {list(WEIGHT_DIVISORS)}, got "
                          f"{weight_divisor!r}")
     return weight_divisor == "sum"
+
+
+def lazy_decay_applies(double lr, double l2, sample_weight=None, str weight_divisor="count"):
+    """Whether per-sample SGD's lazy decay holds: the decay per step, lr * l2, at
+    most ``LAZY_DECAY_MAX``; by scikit-learn's rule (``weight_divisor='sum'``)
+    a sample of weight w decays by lr * l2 / w, so the smallest non-zero weight
+    counts (zero weights take no step)."""
+    if not _weight_sum_divisor(weight_divisor) or sample_weight is None:
+        return lr * l2 <= LAZY_DECAY_MAX
+    w = np.asarray(sample_weight, dtype=np.float64)
+    positive = w[w > 0]
+    return not positive.size or lr * l2 <= LAZY_DECAY_MAX * float(positive.min())
 
 
 def _penalties(Arch arch, penalties):
@@ -553,7 +565,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
                                 amsgrad, centered, initial_accumulator_value, weight_decay,
                                 clipvalue, clipnorm, global_clipnorm)
     # Checked even without weights, so that a misspelt rule never passes silently.
-    opt.weight_sum_divisor = _weight_sum_divisor(weight_divisor) and weights is not None
+    net.weight_sum_divisor = _weight_sum_divisor(weight_divisor) and weights is not None
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     cdef int64_t need = af_opt_state_size(&opt, arch.n_params)
@@ -572,10 +584,9 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     if n_order == 0:
         return AF_OK, 0.0, 0, t
 
-    # The lazy-decay kernel divides by the count: not scikit-learn's weighted rule.
     if (batch_size == 1 and kind == AF_OPT_SGD and opt.penalties == NULL
-            and not opt.weight_sum_divisor and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
-            and global_clipnorm == 0 and lr * l2 <= LAZY_DECAY_MAX):
+            and weight_decay == 0 and clipvalue == 0 and clipnorm == 0
+            and global_clipnorm == 0 and lazy_decay_applies(lr, l2, weights, weight_divisor)):
         return _sgd_dense(arch, &net, params, X, Y, order, lr, l2, width) + (t,)
 
     dtype = np.float32 if floating is float else np.float64
@@ -746,18 +757,19 @@ def apply_gradient(Arch arch, floating[::1] params, floating[::1] opt_state,
 def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
                  const int64_t[::1] indices, const int64_t[::1] indptr,
                  const floating[:, ::1] Y, const int64_t[::1] order, double lr=0.01,
-                 double l2=0.0, sample_weight=None, dropout=None, dropout_seed=0,
-                 dropout_counter=0):
+                 double l2=0.0, sample_weight=None, str weight_divisor="count",
+                 dropout=None, dropout_seed=0, dropout_counter=0):
     """Per-sample SGD (as ``train`` with batch_size=1, 'sgd') on CSR inputs.
 
     data, indices, indptr : the CSR arrays of X (n_samples = len(indptr) - 1 rows,
     sizes[0] columns); only the first-layer weights of non-zero inputs are touched.
-    ``sample_weight`` and the dropout arguments as for ``train``.  Returns
-    ``(status, loss_sum, n_done)``.
+    ``sample_weight``, ``weight_divisor`` and the dropout arguments as for ``train``.
+    Returns ``(status, loss_sum, n_done)``.
     """
-    if not lr * l2 <= LAZY_DECAY_MAX:
-        raise ValueError(f"lr * l2 must be <= {LAZY_DECAY_MAX} for the sparse kernel's lazy "
-                         f"decay, got {lr * l2}")
+    if not lazy_decay_applies(lr, l2, sample_weight, weight_divisor):
+        raise ValueError(f"lr * l2 (divided by the smallest non-zero sample weight with "
+                         f"weight_divisor='sum') must be <= {LAZY_DECAY_MAX} for the sparse "
+                         f"kernel's lazy decay, got lr * l2 = {lr * l2}")
     _check_params(arch, params.shape[0])
     cdef int64_t n_rows = indptr.shape[0] - 1, n_in = arch.sizes[0], i
     cdef int64_t nnz = indices.shape[0]
@@ -776,6 +788,7 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     if weights is not None:
         wv = weights
         net.sample_weight = &wv[0]
+        net.weight_sum_divisor = _weight_sum_divisor(weight_divisor)
     if rates is not None:
         dv = rates
         net.dropout = &dv[0]

@@ -12,11 +12,15 @@ imports):
     sklearn                    MLPRegressor, 4 layers of 100, 5 epochs of Adam
     keras                      Sequential [784, 32, 10], Adam, 2 epochs
     predict                    NeuralNet.predict of 1,000 rows, 5 times
-    epoch DTYPE ACT N WEIGHTS  N per-sample epochs of [784, 32, 10] on 3,500
-                               binarised rows (DTYPE f32|f64, ACT the hidden
-                               activation, WEIGHTS none|ones, or dropout: no
-                               weights, dropout 0.2 on the hidden layer):
-                               instructions per epoch =
+    epoch DTYPE ACT N WEIGHTS [BATCH [OPT]]
+                               N epochs of [784, 32, 10] on 3,500 binarised
+                               rows (DTYPE f32|f64, ACT the hidden activation,
+                               WEIGHTS none|ones|sum|dropout: no weights, weights of one
+                               by Keras' rule, or weights in [0.5, 1.5) by
+                               scikit-learn's rule, weight_divisor='sum', or no
+                               weights and dropout 0.2 on the hidden layer; BATCH
+                               the batch size, default 1, per-sample; OPT the
+                               optimizer, default sgd): instructions per epoch =
                                (count at N - count at 1) / (N - 1)
 """
 
@@ -29,7 +33,7 @@ def main(argv):
     which = argv[0] if argv else "none"
     rng = np.random.default_rng(0)
     if which == "epoch":
-        _epochs(rng, *argv[1:5])
+        _epochs(rng, *argv[1:7])
         return
     from annfast import NeuralNet, keras
     from annfast.sklearn import MLPRegressor
@@ -58,7 +62,7 @@ def main(argv):
         raise SystemExit(f"unknown workload {which!r}; see the module docstring")
 
 
-def _epochs(rng, dtype_name, hidden, epochs, weights):
+def _epochs(rng, dtype_name, hidden, epochs, weights, batch="1", optimizer="sgd"):
     from annfast import _kernels
 
     dtype = np.float32 if dtype_name == "f32" else np.float64
@@ -66,11 +70,15 @@ def _epochs(rng, dtype_name, hidden, epochs, weights):
     Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 3500)]
     arch = _kernels.Arch([784, 32, 10], [hidden, "softmax"], "ce")
     p0 = rng.normal(0, 0.05, arch.n_params).astype(dtype)
+    # Drawn whatever WEIGHTS is, so that every variant makes the same draws.
+    random_weights = rng.uniform(0.5, 1.5, len(X))
     extra = {"none": {}, "ones": {"sample_weight": np.ones(len(X))},
+             "sum": {"sample_weight": random_weights, "weight_divisor": "sum"},
              "dropout": {"dropout": [0.2], "dropout_seed": 1}}[weights]
+    state = np.zeros(_kernels.opt_state_size(optimizer, arch.n_params), dtype)
     for _ in range(int(epochs)):
-        _kernels.train(arch, p0.copy(), np.empty(0, dtype), X, Y, rng.permutation(len(X)), 1,
-                       "sgd", 0.01, 1e-5, **extra)
+        _kernels.train(arch, p0.copy(), state.copy(), X, Y, rng.permutation(len(X)),
+                       int(batch), optimizer, 0.01, 1e-5, **extra)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,12 @@ check that both did the same work):
 * per-sample SGD: ``solver='sgd', batch_size=1, momentum=0, learning_rate_init=0.01``;
 * scikit-learn's defaults: ``solver='adam', batch_size='auto'`` (200);
 * L-BFGS: scikit-learn's defaults but ``solver='lbfgs'`` (``max_iter=200``; less
-  with ``--lbfgs-iter``), timed per whole ``fit``.
+  with ``--lbfgs-iter``), timed per whole ``fit``; with ``--lbfgs-weights`` also
+  the same fit with ``sample_weight`` (uniform in [0.5, 1.5), seeded).
 
-Protocol: one process, one thread (BLAS pools limited with threadpoolctl).
+Protocol: one process, one thread (BLAS pools limited with threadpoolctl);
+``--cpu-time`` times the process' CPU time instead of the wall clock (steadier
+on a shared, loaded machine: one thread's CPU time is the work it did).
 L-BFGS: whole fits, interleaved (annfast, scikit-learn, ...) ``--lbfgs-fits``
 times; the speed-up is the median of the per-fit ratios.
 Epochs run through ``partial_fit`` and are interleaved (annfast, scikit-learn,
@@ -72,9 +75,9 @@ def compare(label, settings, epochs, image, X, Y, seed):
     seconds = {name: [] for name in models}
     for epoch in range(epochs):
         for name, model in models.items():
-            start = time.perf_counter()
+            start = clock()
             model.partial_fit(X, Y)
-            seconds[name].append(time.perf_counter() - start)
+            seconds[name].append(clock() - start)
         print(f"  {label}: epoch {epoch + 1}/{epochs}  "
               + "  ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()), file=sys.stderr)
     ours, theirs = models["annfast"], models["scikit-learn"]
@@ -94,7 +97,11 @@ def compare(label, settings, epochs, image, X, Y, seed):
     }
 
 
-def compare_lbfgs(max_iter, fits, image, X, Y, seed):
+#: The clock: time.perf_counter (wall) or time.process_time (--cpu-time).
+clock = time.perf_counter
+
+
+def compare_lbfgs(max_iter, fits, image, X, Y, seed, sample_weight=None):
     """Whole L-BFGS fits by both libraries, interleaved; return a result dict."""
     settings = {"hidden_layer_sizes": HIDDEN, "solver": "lbfgs", "max_iter": max_iter}
     classes = {"annfast": MLPRegressor, "scikit-learn": skl.MLPRegressor}
@@ -103,9 +110,9 @@ def compare_lbfgs(max_iter, fits, image, X, Y, seed):
     for fit in range(fits):
         for name, cls in classes.items():
             model = cls(random_state=np.random.RandomState(seed), **settings)
-            start = time.perf_counter()
-            model.fit(X, Y)
-            seconds[name].append(time.perf_counter() - start)
+            start = clock()
+            model.fit(X, Y, sample_weight=sample_weight)
+            seconds[name].append(clock() - start)
             models[name] = model
         print(f"  L-BFGS: fit {fit + 1}/{fits}  "
               + "  ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()), file=sys.stderr)
@@ -113,8 +120,10 @@ def compare_lbfgs(max_iter, fits, image, X, Y, seed):
     diff = max(float(np.max(np.abs(a - b)))
                for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_))
     ratios = np.array(seconds["scikit-learn"]) / np.array(seconds["annfast"])
+    weighted = "" if sample_weight is None else ", sample_weight"
     return {
-        "label": f"L-BFGS, scikit-learn defaults (n_iter_ {ours.n_iter_} / {theirs.n_iter_})",
+        "label": (f"L-BFGS, scikit-learn defaults{weighted} (n_iter_ {ours.n_iter_} / "
+                  f"{theirs.n_iter_})"),
         "epochs": f"{fits} fits",
         "annfast_s": float(np.median(seconds["annfast"])),
         "sklearn_s": float(np.median(seconds["scikit-learn"])),
@@ -135,6 +144,10 @@ def main(argv=None):
                         help="max_iter of the L-BFGS fits (default: scikit-learn's 200)")
     parser.add_argument("--lbfgs-fits", type=int, default=1,
                         help="whole L-BFGS fits per library (default: 1)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time CPU time (process_time) instead of the wall clock")
+    parser.add_argument("--lbfgs-weights", action="store_true",
+                        help="also time the L-BFGS fits with sample_weight")
     parser.add_argument("--only", choices=("sgd", "adam", "lbfgs"), action="append",
                         help="run only these settings (repeatable; default: all)")
     parser.add_argument("--size", type=int, default=100, help="image side (default: 100)")
@@ -142,6 +155,8 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="data type of X and y; both libraries then train in it")
     args = parser.parse_args(argv)
+    global clock
+    clock = time.process_time if args.cpu_time else time.perf_counter
     image, X, Y = painting_data(args.size, np.dtype(args.dtype).type)
     epochs = {"per-sample SGD": args.sgd_epochs, "Adam, scikit-learn defaults": args.adam_epochs}
     results = []
@@ -155,6 +170,10 @@ def main(argv=None):
         if args.only is None or "lbfgs" in args.only:
             results.append(compare_lbfgs(args.lbfgs_iter, args.lbfgs_fits, image, X, Y,
                                          args.seed))
+            if args.lbfgs_weights:
+                weights = np.random.default_rng(args.seed).uniform(0.5, 1.5, len(X))
+                results.append(compare_lbfgs(args.lbfgs_iter, args.lbfgs_fits, image, X, Y,
+                                             args.seed, weights.astype(X.dtype)))
 
     import sklearn
 
@@ -165,7 +184,8 @@ def main(argv=None):
     print(f"### annfast {annfast.__version__} vs scikit-learn {sklearn.__version__}: painting "
           f"net [2, 100x10, 3], {len(X)} samples, {args.dtype}\n")
     print(f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
-          f"{platform.release()}, Python {platform.python_version()}; one process, one thread.\n")
+          f"{platform.release()}, Python {platform.python_version()}; one process, one thread; "
+          f"{'CPU' if args.cpu_time else 'wall'} time.\n")
     print("| setting | epochs | annfast s/epoch (L-BFGS: s/fit) | scikit-learn s/epoch (s/fit) "
           "| speed-up (min-max) "
           "| PSNR annfast | PSNR scikit-learn | max weight diff |")

@@ -148,7 +148,7 @@ typedef struct {
     /* Per-sample weights for the training calls, one per row of X and Y (NULL:
      * every weight 1): a sample's loss and output delta are multiplied by its
      * weight; a batch's step divides by the batch length (Keras' rule) or, with
-     * af_opt.weight_sum_divisor, by the batch's weight sum (scikit-learn's). */
+     * weight_sum_divisor, by the batch's weight sum (scikit-learn's). */
     const double *sample_weight;
     /* Inverted dropout for the training calls (NULL: none): one rate in
      * [0, 1) per hidden layer (n_layers - 1 values), applied to that layer's
@@ -159,6 +159,16 @@ typedef struct {
     const double *dropout;
     uint64_t dropout_seed;
     uint64_t dropout_counter;
+    /* scikit-learn's rule for weighted samples (with sample_weight): a batch's
+     * summed gradient (l2 term included) is divided by the batch's weight sum S
+     * instead of its length B, and *loss_sum gains each weighted loss times
+     * B / S, so that loss_sum / n is scikit-learn's epoch loss_ (each batch's
+     * weighted mean, weighted by batch length).  A batch with S = 0 takes no
+     * step and adds 0.  Without weights S = B: no change.  Per-sample SGD
+     * (af_sgd) takes a sample of weight w > 0 unweighted with decay mu / w, and
+     * skips w = 0.  Calls that take no step (af_train_gemm without opt,
+     * af_gradient) ignore it: they return plain weighted sums. */
+    int32_t weight_sum_divisor;
 } af_net;
 
 /* Optimizer hyper-parameters and step counter.  Every option past t is off at
@@ -184,13 +194,6 @@ typedef struct {
      * bias_l1, bias_l2); the batch loss gains l1 sum|w| + l2 sum w^2. */
     const double *penalties;
     double penalty_sum;   /* out: added to by batch_len * penalty, per batch       */
-    /* scikit-learn's rule for weighted samples (af_net.sample_weight set): a
-     * batch's summed gradient (l2 term included) is divided by the batch's
-     * weight sum S instead of its length B, and *loss_sum gains each weighted
-     * loss times B / S, so that loss_sum / n is scikit-learn's epoch loss_
-     * (the weighted mean of each batch, weighted by batch length).  A batch with
-     * S = 0 takes no step and adds 0.  Without weights S = B: no change. */
-    int32_t weight_sum_divisor;
 } af_opt;
 
 /* The opt_state values the rule needs for n parameters.  Slots of n values,
@@ -339,7 +342,8 @@ int af_train_gemm_f64(const af_net *net, af_opt *opt, double *params, double *op
  * then takes the batch's step from that sum, exactly as af_train_gemm would
  * (l2, penalties, clipping, weight decay, the rule); grad is overwritten.
  * divisor: what the summed gradient is divided by, batch_len (Keras' rule) or
- * the batch's weight sum (> 0; weight_sum_divisor); batch_len weighs penalty_sum. */
+ * the batch's weight sum (> 0; af_net.weight_sum_divisor); batch_len weighs
+ * penalty_sum. */
 void af_apply_gradient_f32(const af_net *net, af_opt *opt, float *params, float *opt_state,
                            float *grad, int64_t batch_len, double divisor);
 void af_apply_gradient_f64(const af_net *net, af_opt *opt, double *params, double *opt_state,

@@ -484,6 +484,21 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     return loss;
 }
 
+/* scikit-learn's rule (af_net.weight_sum_divisor) for a batch of one sample of
+ * weight w: (w g + mu W) / w = g + (mu / w) W, and loss_sum gains w l / w = l.
+ * So the sample goes unweighted (*w = 1) with decay 1 - lr mu / w (*decay); a
+ * zero weight takes no step (returns 1: skip).  The caller keeps lr mu / w
+ * within the lazy decay's bound. */
+static inline int FN(af_sum_rule)(const af_net *net, double lr, double mu, double *w,
+                                  double *decay)
+{
+    if (!net->weight_sum_divisor || !net->sample_weight) return 0;
+    if (*w == 0) return 1;
+    *decay = 1.0 - lr * mu / *w;
+    *w = 1.0;
+    return 0;
+}
+
 int FN(af_sgd)(const af_net *net, double lr, double mu, TYPE *params, double *scales,
                const TYPE *X, const TYPE *Y, const int64_t *order, int64_t n_order,
                TYPE *scratch, double *loss_sum, int64_t *n_done)
@@ -496,10 +511,11 @@ int FN(af_sgd)(const af_net *net, double lr, double mu, TYPE *params, double *sc
     double total = 0;
     for (int64_t s = 0; s < n_order; s++) {
         const int64_t r = order[s];
+        double w = net->sample_weight ? net->sample_weight[r] : 1.0, d = decay;
+        if (FN(af_sum_rule)(net, lr, mu, &w, &d)) continue;
         const double loss =
-            FN(af_sgd_one)(net, params, scales, decay, lr, X + r * n_x, NULL, NULL, NULL, 0,
-                           Y + r * n_y, net->sample_weight ? net->sample_weight[r] : 1.0,
-                           scratch, n_params, sum_width, max_width, z_width, r);
+            FN(af_sgd_one)(net, params, scales, d, lr, X + r * n_x, NULL, NULL, NULL, 0,
+                           Y + r * n_y, w, scratch, n_params, sum_width, max_width, z_width, r);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;
@@ -535,12 +551,12 @@ int FN(af_sgd_sparse)(const af_net *net, double lr, double mu, TYPE *params, TYP
             }
             AF_PREFETCH(Y + r1 * n_y);
         }
-        const double loss = FN(af_sgd_one)(net, params, scales, decay, lr, NULL, wt0,
+        double w = net->sample_weight ? net->sample_weight[r] : 1.0, d = decay;
+        if (FN(af_sum_rule)(net, lr, mu, &w, &d)) continue;
+        const double loss = FN(af_sgd_one)(net, params, scales, d, lr, NULL, wt0,
                                            indices + start, data + start, indptr[r + 1] - start,
-                                           Y + r * n_y,
-                                           net->sample_weight ? net->sample_weight[r] : 1.0,
-                                           scratch, n_params, sum_width, max_width, z_width,
-                                           r);
+                                           Y + r * n_y, w, scratch, n_params, sum_width,
+                                           max_width, z_width, r);
         if (!isfinite(loss)) {
             *loss_sum = total;
             *n_done = s;

@@ -559,7 +559,7 @@ static inline double FN(af_batch_divisor)(const af_net *net, const af_opt *opt,
                                           double *loss_factor)
 {
     *loss_factor = 1.0;
-    if (!opt || !opt->weight_sum_divisor || !net->sample_weight) return (double)len;
+    if (!opt || !net->weight_sum_divisor || !net->sample_weight) return (double)len;
     double sum = 0;
     for (int64_t s = 0; s < len; s++) sum += net->sample_weight[rows[s]];
     *loss_factor = sum > 0 ? (double)len / sum : 0.0;

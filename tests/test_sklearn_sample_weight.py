@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as scipy_sparse
 from conftest import DTYPES, assert_matches, flatten, random_params, ref_layers
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -207,15 +208,43 @@ def test_weights_of_one_are_the_same_bits_as_none(kind, settings):
     assert getattr(plain, "loss_curve_", None) == getattr(ones, "loss_curve_", None)
 
 
-def test_weights_of_one_at_batch_size_one_agree_with_the_lazy_decay_kernel():
-    """Per-sample SGD with weights takes the minibatch kernel (the lazy-decay one
-    divides by the count), so weights of one agree with none to rounding, not bits."""
+@pytest.mark.parametrize("sparse", [False, True])
+def test_per_sample_sgd_keeps_the_lazy_decay_kernel(sparse):
+    """Per-sample SGD by scikit-learn's rule is the lazy-decay kernel with decay
+    alpha / w per sample (dense and sparse X): weights of one are the same bits as
+    none, and other weights equal scikit-learn's."""
+    X_in = scipy_sparse.csr_matrix(np.where(np.abs(X) < 0.8, 0.0, X)) if sparse else X
     settings = dict(hidden_layer_sizes=(5,), solver="sgd", batch_size=1, alpha=1e-3,
-                    random_state=0, max_iter=3, learning_rate_init=0.01)
-    plain = quiet(MLPRegressor(**settings).fit, X, Y_REG)
-    ones = quiet(MLPRegressor(**settings).fit, X, Y_REG, sample_weight=np.ones(N))
+                    random_state=0, max_iter=3, learning_rate_init=0.01, momentum=0.0)
+    plain = quiet(MLPRegressor(**settings).fit, X_in, Y_REG)
+    ones = quiet(MLPRegressor(**settings).fit, X_in, Y_REG, sample_weight=np.ones(N))
     for a, b in zip(params_of(plain), params_of(ones)):
-        assert_allclose(a, b, rtol=0, atol=1e-12)
+        assert_array_equal(a, b)
+    assert plain.loss_curve_ == ones.loss_curve_
+    ours = quiet(MLPRegressor(**settings).fit, X_in, Y_REG, sample_weight=W_POS)
+    theirs = quiet(skl.MLPRegressor(**settings).fit, X_in, Y_REG, sample_weight=W_POS)
+    for a, b in zip(params_of(ours), params_of(theirs)):
+        assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+def test_lazy_decay_bound_counts_the_smallest_weight():
+    """By scikit-learn's rule a weight w decays by lr * alpha / w: a tiny weight
+    leaves the lazy-decay kernel for the minibatch one, with the same math."""
+    assert _kernels.lazy_decay_applies(0.1, 1.0, np.array([1.0, 0.0]), "sum")
+    assert not _kernels.lazy_decay_applies(0.1, 1.0, np.array([1.0, 0.1]), "sum")
+    assert _kernels.lazy_decay_applies(0.1, 1.0, np.array([1.0, 0.1]), "count")
+    arch = _kernels.Arch(SIZES, [ACTIVATIONS["tanh"], ACTIVATIONS["softmax"]], LOSSES["ce"])
+    rng = np.random.default_rng(4)
+    params = random_params(SIZES, np.float64, rng)
+    Xk, Yk = rng.normal(size=(6, 4)), np.eye(3)[rng.integers(0, 3, 6)]
+    w = np.array([1.0, 0.1, 2.0, 0.0, 0.5, 1.5])
+    order = np.arange(6, dtype=np.int64)
+    weights, biases = ref_layers(params, SIZES)
+    _kernels.train(arch, params, np.zeros(0), Xk, Yk, order, 1, "sgd", lr=0.1, l2=1.0,
+                   sample_weight=w, weight_divisor="sum")
+    reference.minibatch_epoch(weights, biases, ["tanh", "softmax"], "ce", Xk, Yk, order, 1,
+                              "sgd", {}, lr=0.1, l2=1.0, sample_weight=w, weight_divisor="sum")
+    assert_allclose(params, flatten(weights, biases), rtol=0, atol=1e-12)
 
 
 # -- a batch whose weights are all zero ----------------------------------------------------
