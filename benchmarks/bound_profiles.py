@@ -27,7 +27,6 @@ def main(argv):
     passes = int(argv[2]) if len(argv) > 2 else 2
     dtype = np.float32 if dtype_name == "f32" else np.float64
     from annfast import NeuralNet
-    from annfast.sklearn import MLPRegressor
 
     rng = np.random.default_rng(0)
     if which in ("dense", "sparse", "predict"):
@@ -48,6 +47,8 @@ def main(argv):
         for _ in range(passes):
             net.fit(X, Y, epochs=1)
     elif which == "minibatch":
+        from annfast.sklearn import MLPRegressor  # only here: scikit-learn is slow to load
+
         X, Y = rng.random((2000, 2)).astype(dtype), rng.random((2000, 3)).astype(dtype)
         est = MLPRegressor(hidden_layer_sizes=(100,) * 10, random_state=0, dtype=dtype)
         for _ in range(passes):
