@@ -23,6 +23,16 @@ import numpy as np
 
 
 def main(argv):
+    import scipy.linalg  # noqa: F401  (its OpenBLAS, loaded before the limit)
+    from threadpoolctl import threadpool_limits
+
+    import annfast  # noqa: F401
+
+    with threadpool_limits(limits=1):  # as benchmarks.compare: one BLAS thread
+        _run(argv)
+
+
+def _run(argv):
     which, dtype_name = argv[0], argv[1]
     passes = int(argv[2]) if len(argv) > 2 else 2
     dtype = np.float32 if dtype_name == "f32" else np.float64
