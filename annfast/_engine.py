@@ -35,8 +35,12 @@ from annfast.activations import REGISTRY, activate_inplace
 #: Ctrl-C and of the progress hook, and the granularity of prediction blocks.
 WORK_PER_CALL = 50_000_000
 
-#: Batches at least this large go through BLAS for prediction (below AVX-512).
+#: Batches at least this large go through BLAS for prediction (below AVX2, or
+#: with layers wider than LANE_MAX_WIDTH).
 BLAS_MIN_BATCH = 32
+#: The widest layer the compiled batch forward pass takes from BLAS: past it,
+#: OpenBLAS's blocked GEMM wins (see use_blas).
+LANE_MAX_WIDTH = 256
 
 
 # -- the architecture --------------------------------------------------------------------
@@ -524,16 +528,20 @@ def fit(network, params, data, Y, *, epochs, update, opt=None, order=None, on_ep
 # -- prediction --------------------------------------------------------------------------
 
 
-def use_blas(n_samples, isa):
+def use_blas(n_samples, isa, widest=0):
     """Whether a batch of n_samples rows should go through BLAS rather than the
-    compiled forward pass running at instruction-set level ``isa``.
+    compiled forward pass running at instruction-set level ``isa``, for a
+    network whose widest layer (outputs) has ``widest`` units.
 
-    Measured on [784, 32, 10] over 10,000 rows, one thread
-    (``python -m pytest benchmarks --benchmark-only -k prediction``, with
-    ``ANNFAST_SIMD=avx2`` for the second figures): the AVX-512 kernel takes
-    0.69x (float64) and 0.90x (float32) of the time of the NumPy forward pass
-    through OpenBLAS, the AVX2 one 1.17x and 1.40x."""
-    return n_samples >= BLAS_MIN_BATCH and isa < _kernels.ISA_NAMES["avx512"]
+    Measured on [784, h, 10] over the rows of one prediction block, one thread,
+    best of 15 interleaved calls on a shared AVX-512 Zen 4 core: the compiled
+    pass takes 0.7-0.93x the time of the NumPy forward through OpenBLAS for
+    h = 64 to 256 at AVX2 and AVX-512, 0.95-1.1x at h = 512, and 2.6-2.9x on
+    [784, 1024, 1024, 10] in its 32-row blocks; the baseline (SSE2) variant
+    is not tuned for it."""
+    if n_samples < BLAS_MIN_BATCH:
+        return False
+    return isa < _kernels.ISA_NAMES["avx2"] or widest > LANE_MAX_WIDTH
 
 
 def predict(network, params, inputs):
@@ -557,7 +565,7 @@ def predict(network, params, inputs):
 
 def _forward(network, params, X, out):
     """out := network(X); returns whether every first-layer sum was finite."""
-    if use_blas(len(X), network.arch.isa):
+    if use_blas(len(X), network.arch.isa, max(network.sizes[1:])):
         return _forward_blas(network, params, X, out)
     return _kernels.forward(network.arch, params, X, out)
 

@@ -83,6 +83,7 @@ cdef extern from "af.h" nogil:
     int64_t af_dropout_width(const af_net *net)
 
     int AF_FORWARD_SCRATCH_ROWS
+    int64_t af_forward_scratch(const af_net *net)
     int af_forward_f32(const af_net *net, const float *params, const float *X, int64_t n,
                        float *out, float *scratch)
     int af_forward_f64(const af_net *net, const double *params, const double *X, int64_t n,

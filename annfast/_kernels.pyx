@@ -342,8 +342,7 @@ def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     if n == 0:
         return True
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] scratch = np.empty(AF_FORWARD_SCRATCH_ROWS * arch.max_width,
-                                          dtype=dtype)
+    cdef floating[::1] scratch = np.empty(af_forward_scratch(&arch.net), dtype=dtype)
     cdef int status
     with nogil:
         if floating is float:

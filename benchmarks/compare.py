@@ -259,6 +259,48 @@ def run_train_call(n_train, repeats):
             "epochs_per_call": SCRIPT_EPOCHS, "results": results}
 
 
+#: scikit-learn's default minibatch (batch_size='auto' is min(200, n_samples)).
+MINIBATCH_SIZE = 200
+
+
+def run_minibatch(n_train, repeats):
+    """Epochs of scikit-learn's defaults (Adam, batch 200) on the painting net:
+    annfast.sklearn's MLPRegressor and scikit-learn's, float64, one
+    ``partial_fit`` (one epoch) per timed repeat, interleaved.  Both start from
+    the same random_state; the report puts annfast's rate against the FMA peak
+    (benchmarks.bounds.minibatch_flops)."""
+    from sklearn import neural_network as skl
+
+    from annfast.sklearn import MLPRegressor
+
+    task = W.painting_task(n_train=n_train, name="minibatch")
+    hidden = tuple(task.sizes[1:-1])
+    models = {"annfast-f64": ("annfast.sklearn MLPRegressor (Adam, batch 200)",
+                              MLPRegressor(hidden_layer_sizes=hidden,
+                                           random_state=np.random.RandomState(W.SEED))),
+              "sklearn-adam": ("scikit-learn MLPRegressor (Adam, batch 200)",
+                               skl.MLPRegressor(hidden_layer_sizes=hidden,
+                                                random_state=np.random.RandomState(W.SEED)))}
+    for _, model in models.values():  # warm-up epoch
+        model.partial_fit(task.X, task.Y)
+    seconds = {key: [] for key in models}
+    for _ in range(repeats):
+        for key, (_, model) in models.items():
+            seconds[key].append(_timed(model.partial_fit, task.X, task.Y))
+    n = task.n_train
+    results = {}
+    for key, (label, model) in models.items():
+        loss, _ = W.evaluate(task, model.predict(task.X), None)
+        results[key] = {"label": label, "dtype": "float64", "seconds": seconds[key],
+                        "samples_per_s": [n / s for s in seconds[key]], "loss": loss,
+                        "accuracy": None}
+    return {"name": "minibatch", "title": f"[2, 100x{len(hidden)}, 3] painting net at "
+            "scikit-learn's defaults: Adam, batch 200",
+            "sizes": list(task.sizes), "n_train": n, "n_weights": task.n_weights,
+            "density": task.density, "epochs": repeats + 1, "batch_size": MINIBATCH_SIZE,
+            "results": results}
+
+
 def run_threads(task, repeats):
     """Two annfast models trained in two threads vs one after the other.
 
@@ -316,6 +358,23 @@ def exponents(sweeps):
     return result
 
 
+def _measure_limits():
+    """benchmarks.limits at the SIMD level annfast runs, or None (with a log line)
+    when it runs a generic variant or nothing can build the loops."""
+    from benchmarks import limits
+
+    simd = limits.annfast_simd()
+    if simd is None:
+        log("limits: annfast runs a generic variant here; no bounds")
+        return None
+    log(f"limits: peak FMA and cache bandwidth, {simd}")
+    try:
+        return limits.measure(simd)
+    except RuntimeError as e:
+        log(f"limits: {e}; no bounds")
+        return None
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.compare",
@@ -329,8 +388,8 @@ def parse_args(argv):
                         help="comma-separated contender keys to run (annfast-f64 is always "
                              f"kept): {', '.join(c.key for c in C.TRAINING)}")
     parser.add_argument("--skip", default="",
-                        help="comma-separated parts to leave out: training, painting, "
-                             "script, predict, sweeps, threads, memory")
+                        help="comma-separated parts to leave out: limits, training, painting, "
+                             "script, minibatch, predict, sweeps, threads, memory")
     parser.add_argument("--json", default=None, help="write the JSON here instead of "
                         "benchmarks/out/compare.json")
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
@@ -382,6 +441,8 @@ def main(argv=None):
         many = {k: v for k, v in doc["machine"]["thread_pools"].items() if v != 1}
         if many:
             log(f"WARNING: thread pools not limited to one thread: {many}")
+        if "limits" not in skip:
+            doc["limits"] = _measure_limits()
         tasks = []
         if "training" not in skip:
             tasks += [W.mnist_task(False, n_train=cfg["mnist_n"]),
@@ -394,6 +455,9 @@ def main(argv=None):
         if "script" not in skip:
             log(f"tutorial script: train() calls of {SCRIPT_EPOCHS} epochs")
             doc["workloads"]["tutorial-train-call"] = run_train_call(cfg["mnist_n"], repeats)
+        if "minibatch" not in skip:
+            log("minibatch: scikit-learn's defaults (Adam, batch 200), painting net")
+            doc["workloads"]["minibatch"] = run_minibatch(cfg["painting_n"], repeats)
         if "predict" not in skip:
             log(f"prediction: {cfg['predict_n']:,} samples")
             doc["workloads"]["predict"] = run_prediction(cfg["predict_n"], repeats)

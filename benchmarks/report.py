@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 
+from benchmarks import bounds
 from benchmarks.machine import machine_line
 from benchmarks.stats import fmt_rate, fmt_ratio, fmt_spread, paired_ratios, spread
 
@@ -97,6 +98,112 @@ def targets_rows(doc):
                          f">= {THREADS_TARGET:g}x", _fmt_ratio_spread(r), "",
                          _status(r[0], THREADS_TARGET)))
     return rows
+
+
+#: Issue 18's targets: the fraction of the bound annfast must reach, per workload
+#: (minibatch: of the FMA peak), and the baseline its speed-up is quoted against.
+BOUND_TARGETS = {"mnist-dense": 0.90, "mnist-binary": 0.60, "painting": 0.80,
+                 "minibatch": 0.70}
+BOUND_BASELINES = {"mnist-dense": "tutorial", "mnist-binary": "tutorial",
+                   "painting": "tutorial", "minibatch": "sklearn-adam",
+                   "predict": "numpy-matmul-{}"}
+#: Prediction's target is a speed-up: annfast over NumPy's BLAS forward.
+PREDICT_TARGET = 1.2
+
+
+def workload_bound(name, w, dtype, limits):
+    """(bound in samples/s, what sets it) of workload w for dtype, or None for a
+    workload without a bound (the sweeps, the tutorial script's call)."""
+    sizes, itemsize = w["sizes"], np.dtype(dtype).itemsize
+    if name in ("mnist-dense", "painting"):
+        b = bounds.per_sample(sizes, itemsize, limits)
+    elif name == "mnist-binary":
+        b = bounds.per_sample(sizes, itemsize, limits, nnz=w["density"] * sizes[0])
+    elif name == "predict":
+        b = bounds.prediction(sizes, itemsize, limits)
+    elif name == "minibatch":
+        flops = bounds.minibatch_flops(sizes, w.get("batch_size", 200))
+        return limits[dtype]["fma_gflops"] * 1e9 / flops, "FMA"
+    else:
+        return None
+    return b["samples_per_s"], f"{b['limit']}" + (f", {b['level'].upper()}"
+                                                  if b.get("level") else "")
+
+
+def bound_rows(doc):
+    """[(workload, dtype, bound, per call, in fit's loop, speed-up, target, status)].
+
+    Fractions are of the workload's bound (benchmarks.bounds), from this run's
+    limits.  The status of a bound target is judged on the rate inside fit's
+    loop where there is one (the bounds count no input conversion), else per
+    call; prediction's on its paired speed-up over NumPy's forward.
+    """
+    limits = doc.get("limits")
+    if not limits:
+        return []
+    rows = []
+    for name, w in doc["workloads"].items():
+        for key in ("annfast-f64", "annfast-f32"):
+            r = w["results"].get(key)
+            if r is None or name not in BOUND_BASELINES:
+                continue
+            found = workload_bound(name, w, r["dtype"], limits)
+            if found is None:
+                continue
+            bound, limit = found
+            call, _, call_best = spread(r["samples_per_s"])
+            frac_call = call / bound
+            inner = r.get("in_loop_seconds")
+            frac_loop = w["n_train"] / spread(inner)[0] / bound if inner else None
+            # The limits are each the best of many trials: so is this, beside the median.
+            best_loop = w["n_train"] / min(inner) / bound if inner else None
+            base = BOUND_BASELINES[name].format("f64" if r["dtype"] == "float64" else "f32")
+            ratio = _ratio_spread(w["results"], key, base)
+            speed = "n/a" if ratio is None else f"{_fmt_ratio_spread(ratio)} x {base}"
+            if name == "predict":
+                target = f">= {PREDICT_TARGET:g}x {base}"
+                status = "not measured" if ratio is None else (
+                    "met" if ratio[0] >= PREDICT_TARGET else "unmet")
+            else:
+                goal = BOUND_TARGETS[name]
+                judged = frac_loop if frac_loop is not None else frac_call
+                target = f">= {100 * goal:.0f}% of " + ("the FMA peak" if name == "minibatch"
+                                                        else "the bound")
+                status = "met" if judged >= goal else "unmet"
+            rows.append((w.get("title", name), r["dtype"],
+                         f"{fmt_rate(bound)} ({limit})",
+                         f"{fmt_rate(call)} ({100 * frac_call:.0f}%; best "
+                         f"{100 * call_best / bound:.0f}%)",
+                         "" if frac_loop is None else
+                         f"{fmt_rate(frac_loop * bound)} ({100 * frac_loop:.0f}%; best "
+                         f"{100 * best_loop:.0f}%)",
+                         speed, target, status))
+    return rows
+
+
+def limits_section(doc):
+    """The machine's limits and every workload against its bound, or '' without
+    limits in doc."""
+    from benchmarks.limits import table as limits_table
+
+    limits = doc.get("limits")
+    if not limits:
+        return ""
+    out = [limits_table(limits), "",
+           "Bounds (benchmarks/bounds.py): per-sample SGD reads the parameters it "
+           "touches once forward and reads-modifies-writes them once backward, each "
+           "phase at the slower of the FMA peak and the bandwidth of the cache holding "
+           "the parameters; minibatch training at the FMA peak alone; prediction at the "
+           "FMA peak or the memory bandwidth streaming the inputs.  Percentages are "
+           "annfast's median rate over the bound, and its best repeat's (the limits "
+           "are best-of figures too; on a loaded machine the median is the "
+           "neighbours' as much as annfast's).  Targets are judged on the median.", ""]
+    rows = bound_rows(doc)
+    if rows:
+        out.append(_table(["workload", "dtype", "bound samples/s (set by)", "annfast per call",
+                           "in fit's loop", "paired speed-up", "target (issue 18)",
+                           "status"], rows))
+    return "\n".join(out)
 
 
 def _table(header, rows):
@@ -254,6 +361,9 @@ def markdown(doc, plots=None, plot_prefix=""):
                 "`fit(epochs=k)` costs.  The status is judged on the per-call figure.", "",
                 _table(["workload", "dtype", "target", "per call", "in fit's loop",
                         "status"], rows), ""]
+    section = limits_section(doc)
+    if section:
+        out += ["## Against the machine's limits", "", section, ""]
     out += ["## Training throughput", "",
             "Per-sample SGD, one thread each.  `annfast f64 speed-up` = how many times "
             "faster annfast float64 trained than that contender, paired per repeat.", ""]

@@ -235,11 +235,14 @@ int64_t af_dropout_width(const af_net *net);
 
 /* Forward pass of n samples, a few at a time (each row's outputs are the same
  * bits whatever n).  X: (n, sizes[0]); out: (n, sizes[L]);
- * scratch: AF_FORWARD_SCRATCH_ROWS * af_max_width values.  Returns AF_OK, or
+ * scratch: af_forward_scratch(net) values (rows of activations, then the
+ * weights transposed, each layer's rows padded to AF_FORWARD_PAD).  Returns AF_OK, or
  * AF_E_NONFINITE when a first-layer sum (before the activation) was not
  * finite: with finite parameters, a NaN or infinity in a row of X makes every
  * sum of that row non-finite (inf * 0 is NaN), so AF_OK proves X finite. */
-#define AF_FORWARD_SCRATCH_ROWS 8
+#define AF_FORWARD_SCRATCH_ROWS 48
+#define AF_FORWARD_PAD 16
+int64_t af_forward_scratch(const af_net *net);
 int af_forward_f32(const af_net *net, const float *params, const float *X, int64_t n,
                    float *out, float *scratch);
 int af_forward_f64(const af_net *net, const double *params, const double *X, int64_t n,

@@ -106,118 +106,240 @@ static inline TYPE *FN(af_forward_sample)(const af_net *net, const TYPE *params,
     return (TYPE *)in;
 }
 
-/* Z[r][j] := <W_j, A_r> + b[j] for R samples (rows of A, leading dimension
- * lda) and the four outputs j0..j0+3: a tile of R x 4 vector accumulators, so
- * each load of a sample serves four outputs and each load of a weight row R
- * samples.  Every sum runs in af_rows_dot's order (one vector accumulator,
- * lanes in order, then the tail): a sample's outputs have the same bits alone
- * or in a batch.  R is a constant where this is inlined. */
-static inline AF_ALWAYS_INLINE void FN(af_tile_dot)(
-    const TYPE *restrict W, const TYPE *restrict b, int64_t n_in, int64_t j0,
-    const TYPE *restrict A, int64_t lda, const int R, TYPE *restrict Z, int64_t ldz)
+/* The batch forward pass holds each layer's weights transposed, outputs along
+ * the vector lanes, in panels of four vectors of outputs: panel g holds
+ * WT[i][j] = W[j][i] for its columns j0 <= j < j0 + G (G = 4 AF_VLEN, or what
+ * is left of the padded width) at WT + j0 n_in + i G + (j - j0), so that a
+ * tile streams through one contiguous panel; the padding is zero.  A tile of R
+ * samples x V vectors of outputs then costs V weight loads and R broadcasts
+ * per input for R x V multiply-adds, and no lanes are summed at the end.
+ * Each output's sum runs sequentially over the inputs, one multiply-add at a
+ * time from 0, then the bias: af_forward_rows below takes the same order
+ * without the transposed copy, so a row has the same bits alone or in a
+ * batch. */
+/* Rows per tile: R x 4 accumulators and the 4 weight vectors of a step fit in
+ * the 16 (AVX2) or 32 (AVX-512) vector registers.  Under AF_LANE_MIN_ROWS rows
+ * the transposed copy costs more than it saves. */
+#define AF_LANE_ROWS (AF_VEC_BYTES == 64 ? 6 : 3)
+#define AF_LANE_MIN_ROWS 8
+/* Rows per block, layer by layer: two blocks of activations and a group's
+ * weights stay in L2 (AF_FORWARD_SCRATCH_ROWS = 2 AF_LANE_BLOCK). */
+#define AF_LANE_BLOCK 24
+
+static inline int64_t FN(af_lane_pad)(int64_t n_out)
 {
-    const TYPE *restrict w0 = W + j0 * n_in, *restrict w1 = w0 + n_in;
-    const TYPE *restrict w2 = w1 + n_in, *restrict w3 = w2 + n_in;
-    FN(af_vec) acc[4][4];
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < 4; c++) acc[r][c] = (FN(af_vec)){0};
-    int64_t i = 0;
-    for (; i + AF_VLEN <= n_in; i += AF_VLEN) {
-        FN(af_vec) v0, v1, v2, v3, x;
-        memcpy(&v0, w0 + i, sizeof v0);
-        memcpy(&v1, w1 + i, sizeof v1);
-        memcpy(&v2, w2 + i, sizeof v2);
-        memcpy(&v3, w3 + i, sizeof v3);
-        for (int r = 0; r < R; r++) {
-            memcpy(&x, A + r * lda + i, sizeof x);
-            acc[r][0] += v0 * x;
-            acc[r][1] += v1 * x;
-            acc[r][2] += v2 * x;
-            acc[r][3] += v3 * x;
-        }
-    }
-    for (int r = 0; r < R; r++) {
-        const TYPE *restrict a = A + r * lda;
-        TYPE t[4] = {0, 0, 0, 0};
-        for (int c = 0; c < 4; c++)
-            for (int64_t k = 0; k < AF_VLEN; k++) t[c] += AF_LANE(acc[r][c], k);
-        for (int64_t k = i; k < n_in; k++) {
-            t[0] += w0[k] * a[k];
-            t[1] += w1[k] * a[k];
-            t[2] += w2[k] * a[k];
-            t[3] += w3[k] * a[k];
-        }
-        for (int c = 0; c < 4; c++) Z[r * ldz + j0 + c] = t[c] + b[j0 + c];
+    return (n_out + AF_VLEN - 1) / AF_VLEN * AF_VLEN;
+}
+
+/* The panels of W (n_out x n_in) into WT (n_in x af_lane_pad(n_out) values):
+ * each panel reads its G rows of W side by side, in order. */
+static void FN(af_transpose_layer)(const TYPE *restrict W, int64_t n_in, int64_t n_out,
+                                   TYPE *restrict WT)
+{
+    const int64_t pad = FN(af_lane_pad)(n_out);
+    for (int64_t j0 = 0; j0 < pad; j0 += 4 * AF_VLEN) {
+        const int64_t G = pad - j0 < 4 * AF_VLEN ? pad - j0 : 4 * AF_VLEN;
+        TYPE *restrict panel = WT + j0 * n_in;
+        for (int64_t i = 0; i < n_in; i++)
+            for (int64_t c = 0; c < G; c++)
+                panel[i * G + c] = j0 + c < n_out ? W[(j0 + c) * n_in + i] : 0;
     }
 }
 
-/* Z := act(A W^T + b) for R samples (rows of A, lda) through one layer; with
- * check, *check += every sum before the activation. */
-static inline AF_ALWAYS_INLINE void FN(af_block_layer)(
-    int32_t act, TYPE param, const TYPE *restrict W, const TYPE *restrict b, int64_t n_in,
-    int64_t n_out, const TYPE *restrict A, int64_t lda, const int R, TYPE *restrict Z,
-    int64_t ldz, TYPE *check)
+/* z[j0 + v VLEN + k] := lane k of av + b[...], for the V vectors a0..a3,
+ * cut at n_out. */
+static inline AF_ALWAYS_INLINE void FN(af_lane_store)(
+    TYPE *restrict z, const TYPE *restrict b, int64_t j0, int64_t n_out, const int V,
+    FN(af_vec) a0, FN(af_vec) a1, FN(af_vec) a2, FN(af_vec) a3)
 {
+    const FN(af_vec) a[4] = {a0, a1, a2, a3};
+    for (int v = 0; v < V; v++) {
+        const int64_t j = j0 + v * AF_VLEN;
+        for (int64_t k = 0; k < AF_VLEN && j + k < n_out; k++)
+            z[j + k] = AF_LANE(a[v], k) + b[j + k];
+    }
+}
+
+/* Declares row r's four accumulators; adds row r's step (x, a scalar, times
+ * the weight vectors w0..w3: GCC broadcasts the scalar); stores row r. */
+#define AF_LANE_DECL(r) FN(af_vec) a##r##0 = {0}, a##r##1 = {0}, a##r##2 = {0}, a##r##3 = {0}
+#define AF_LANE_STEP(r)                                                                        \
+    if (R > r) {                                                                               \
+        const TYPE x = A[r * lda + i];                                                         \
+        a##r##0 += w0 * x;                                                                     \
+        if (V > 1) a##r##1 += w1 * x;                                                          \
+        if (V > 2) a##r##2 += w2 * x;                                                          \
+        if (V > 3) a##r##3 += w3 * x;                                                          \
+    }
+#define AF_LANE_STORE(r)                                                                       \
+    if (R > r)                                                                                 \
+        FN(af_lane_store)(Z + r * ldz, b, j0, n_out, V, a##r##0, a##r##1, a##r##2, a##r##3)
+
+/* Z[r][j] := sum_i A[r][i] WT[i][j] + b[j] for the R rows of A (lda apart,
+ * R <= 6) and the V <= 4 vectors of outputs from j0, the last one cut at
+ * n_out.  R and V are constants where this is inlined: the accumulators are
+ * named variables, so that they stay in registers. */
+static inline AF_ALWAYS_INLINE void FN(af_lane_tile)(
+    const TYPE *restrict WT, const TYPE *restrict b, int64_t n_in, int64_t n_out,
+    int64_t j0, const TYPE *restrict A, int64_t lda, const int R, const int V,
+    TYPE *restrict Z, int64_t ldz)
+{
+    AF_LANE_DECL(0);
+    AF_LANE_DECL(1);
+    AF_LANE_DECL(2);
+    AF_LANE_DECL(3);
+    AF_LANE_DECL(4);
+    AF_LANE_DECL(5);
+    const TYPE *restrict w = WT + j0 * n_in;
+    for (int64_t i = 0; i < n_in; i++, w += V * AF_VLEN) {
+        FN(af_vec) w0, w1 = {0}, w2 = {0}, w3 = {0};
+        memcpy(&w0, w, sizeof w0);
+        if (V > 1) memcpy(&w1, w + AF_VLEN, sizeof w1);
+        if (V > 2) memcpy(&w2, w + 2 * AF_VLEN, sizeof w2);
+        if (V > 3) memcpy(&w3, w + 3 * AF_VLEN, sizeof w3);
+        AF_LANE_STEP(0)
+        AF_LANE_STEP(1)
+        AF_LANE_STEP(2)
+        AF_LANE_STEP(3)
+        AF_LANE_STEP(4)
+        AF_LANE_STEP(5)
+    }
+    AF_LANE_STORE(0);
+    AF_LANE_STORE(1);
+    AF_LANE_STORE(2);
+    AF_LANE_STORE(3);
+    AF_LANE_STORE(4);
+    AF_LANE_STORE(5);
+}
+#undef AF_LANE_DECL
+#undef AF_LANE_STEP
+#undef AF_LANE_STORE
+
+/* Z := A WT + b for nrows rows of A: each group of V vectors of outputs for
+ * every row, R rows at a time, then the rest one by one.  V is a constant
+ * where this is inlined. */
+static inline AF_ALWAYS_INLINE void FN(af_lane_group)(
+    const TYPE *restrict WT, const TYPE *restrict b, int64_t n_in, int64_t n_out,
+    int64_t j0, const TYPE *restrict A, int64_t lda, int64_t nrows, const int V,
+    TYPE *restrict Z, int64_t ldz)
+{
+    int64_t r = 0;
+    for (; r + AF_LANE_ROWS <= nrows; r += AF_LANE_ROWS)
+        FN(af_lane_tile)(WT, b, n_in, n_out, j0, A + r * lda, lda, AF_LANE_ROWS, V,
+                         Z + r * ldz, ldz);
+    for (; r < nrows; r++)
+        FN(af_lane_tile)(WT, b, n_in, n_out, j0, A + r * lda, lda, 1, V, Z + r * ldz, ldz);
+}
+
+/* One layer for nrows (<= AF_LANE_BLOCK) rows, output groups outer: a group's
+ * n_in x 4 vectors of weights serve every row of the block from L2, however
+ * wide the layer (rows outer would stream all the weights per tile). */
+static void FN(af_lane_layer)(const TYPE *restrict WT, const TYPE *restrict b, int64_t n_in,
+                              int64_t n_out, const TYPE *restrict A, int64_t lda,
+                              int64_t nrows, TYPE *restrict Z, int64_t ldz)
+{
+    const int64_t pad = FN(af_lane_pad)(n_out);
     int64_t j = 0;
-    for (; j + 4 <= n_out; j += 4) FN(af_tile_dot)(W, b, n_in, j, A, lda, R, Z, ldz);
-    if (j < n_out) {
-        /* The last outputs as af_rows_dot takes them: one sample at a time. */
-        for (int r = 0; r < R; r++)
-            for (int64_t c = j; c < n_out; c++)
-                Z[r * ldz + c] = FN(af_dot)(W + c * n_in, A + r * lda, n_in) + b[c];
+    for (; j + 4 * AF_VLEN <= pad; j += 4 * AF_VLEN)
+        FN(af_lane_group)(WT, b, n_in, n_out, j, A, lda, nrows, 4, Z, ldz);
+    switch ((pad - j) / AF_VLEN) {
+    case 3: FN(af_lane_group)(WT, b, n_in, n_out, j, A, lda, nrows, 3, Z, ldz); break;
+    case 2: FN(af_lane_group)(WT, b, n_in, n_out, j, A, lda, nrows, 2, Z, ldz); break;
+    case 1: FN(af_lane_group)(WT, b, n_in, n_out, j, A, lda, nrows, 1, Z, ldz); break;
+    default: break;
     }
-    if (check) {
-        TYPE t = 0;
-        for (int r = 0; r < R; r++)
-            for (int64_t c = 0; c < n_out; c++) t += Z[r * ldz + c];
-        *check += t;
-    }
-    for (int r = 0; r < R; r++) FN(af_act_inplace)(act, param, Z + r * ldz, n_out);
 }
 
-/* The samples per block of the batch forward pass: as many as keep the
- * R x 4 accumulators and their operands in the vector registers (scratch:
- * 2 R af_max_width <= AF_FORWARD_SCRATCH_ROWS af_max_width values). */
-#define AF_BLOCK_ROWS (AF_VEC_BYTES == 64 ? 4 : 2)
-
-/* R samples of X (rows at x, n_x apart) through every layer into out (n_y
- * apart); scratch holds 2 * R * af_max_width values.  *check += the sums of
- * the first layer. */
-static inline AF_ALWAYS_INLINE void FN(af_forward_block)(
-    const af_net *net, const TYPE *params, const TYPE *x, const int R, TYPE *out,
-    TYPE *scratch, int64_t max_width, TYPE *check)
+/* nrows (<= AF_LANE_BLOCK) rows of X (n_x apart) through every layer into out
+ * (n_y apart), with the transposed weights WT (af_forward_scratch's layout);
+ * rows: 2 * AF_LANE_BLOCK * max_width values.  *check += the first layer's
+ * sums before the activation. */
+static void FN(af_lane_block)(const af_net *net, const TYPE *params, const TYPE *WT,
+                              const TYPE *x, int64_t nrows, TYPE *out, TYPE *rows,
+                              int64_t max_width, TYPE *check)
 {
     const int64_t L = net->n_layers;
     const TYPE *in = x;
     int64_t ld_in = net->sizes[0];
-    TYPE *buf[2] = {scratch, scratch + R * max_width};
+    TYPE *buf[2] = {rows, rows + AF_LANE_BLOCK * max_width};
     for (int64_t l = 0; l < L; l++) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         TYPE *dst = l == L - 1 ? out : buf[l & 1];
         const int64_t ld_out = l == L - 1 ? net->sizes[L] : max_width;
-        FN(af_block_layer)(net->acts[l], (TYPE)net->act_params[l], params,
-                           params + n_in * n_out, n_in, n_out, in, ld_in, R, dst, ld_out,
-                           l == 0 ? check : NULL);
+        FN(af_lane_layer)(WT, params + n_in * n_out, n_in, n_out, in, ld_in, nrows, dst, ld_out);
+        if (l == 0) {
+            TYPE t = 0;
+            for (int64_t r = 0; r < nrows; r++)
+                for (int64_t c = 0; c < n_out; c++) t += dst[r * ld_out + c];
+            *check += t;
+        }
+        for (int64_t r = 0; r < nrows; r++)
+            FN(af_act_inplace)(net->acts[l], (TYPE)net->act_params[l], dst + r * ld_out, n_out);
         params += (n_in + 1) * n_out;
+        WT += n_in * FN(af_lane_pad)(n_out);
         in = dst;
         ld_in = ld_out;
     }
 }
 
-/* Blocks of AF_BLOCK_ROWS samples, then one at a time; see af.h. */
+/* The same sums for a few rows without the transposed copy (which would cost
+ * more than they do): inputs outer, outputs inner, one chain per output, in
+ * af_lane_tile's order.  z: max_width values. */
+static void FN(af_forward_rows)(const af_net *net, const TYPE *params, const TYPE *X, int64_t n,
+                                TYPE *out, TYPE *rows, int64_t max_width, TYPE *check)
+{
+    const int64_t L = net->n_layers, n_x = net->sizes[0], n_y = net->sizes[L];
+    for (int64_t s = 0; s < n; s++) {
+        const TYPE *p = params, *in = X + s * n_x;
+        for (int64_t l = 0; l < L; l++) {
+            const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+            TYPE *dst = l == L - 1 ? out + s * n_y : rows + (l & 1) * max_width;
+            TYPE *restrict z = rows + 2 * max_width;
+            for (int64_t j = 0; j < n_out; j++) z[j] = 0;
+            for (int64_t i = 0; i < n_in; i++) {
+                const TYPE a = in[i];
+                for (int64_t j = 0; j < n_out; j++) z[j] += p[j * n_in + i] * a;
+            }
+            const TYPE *b = p + n_in * n_out;
+            for (int64_t j = 0; j < n_out; j++) dst[j] = z[j] + b[j];
+            if (l == 0) {
+                TYPE t = 0;
+                for (int64_t c = 0; c < n_out; c++) t += dst[c];
+                *check += t;
+            }
+            FN(af_act_inplace)(net->acts[l], (TYPE)net->act_params[l], dst, n_out);
+            p += (n_in + 1) * n_out;
+            in = dst;
+        }
+    }
+}
+
+/* Transposes the weights once, then blocks of AF_LANE_BLOCK rows; under
+ * AF_LANE_MIN_ROWS rows, af_forward_rows.  See af.h. */
 int FN(af_forward)(const af_net *net, const TYPE *params, const TYPE *X, int64_t n, TYPE *out,
                    TYPE *scratch)
 {
-    const int64_t n_x = net->sizes[0], n_y = net->sizes[net->n_layers];
+    const int64_t L = net->n_layers, n_x = net->sizes[0], n_y = net->sizes[L];
     const int64_t max_width = af_max_width(net);
+    TYPE *rows = scratch, *WT = scratch + AF_FORWARD_SCRATCH_ROWS * max_width;
     TYPE check = 0;
-    int64_t s = 0;
-    for (; s + AF_BLOCK_ROWS <= n; s += AF_BLOCK_ROWS)
-        FN(af_forward_block)(net, params, X + s * n_x, AF_BLOCK_ROWS, out + s * n_y, scratch,
-                             max_width, &check);
-    for (; s < n; s++)
-        FN(af_forward_block)(net, params, X + s * n_x, 1, out + s * n_y, scratch, max_width,
-                             &check);
+    if (n < AF_LANE_MIN_ROWS) {
+        FN(af_forward_rows)(net, params, X, n, out, rows, max_width, &check);
+        return isfinite(check) ? AF_OK : AF_E_NONFINITE;
+    }
+    const TYPE *p = params;
+    TYPE *wt = WT;
+    for (int64_t l = 0; l < L; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        FN(af_transpose_layer)(p, n_in, n_out, wt);
+        p += (n_in + 1) * n_out;
+        wt += n_in * FN(af_lane_pad)(n_out);
+    }
+    for (int64_t s = 0; s < n; s += AF_LANE_BLOCK) {
+        const int64_t nrows = n - s < AF_LANE_BLOCK ? n - s : AF_LANE_BLOCK;
+        FN(af_lane_block)(net, params, WT, X + s * n_x, nrows, out + s * n_y, rows, max_width,
+                          &check);
+    }
     return isfinite(check) ? AF_OK : AF_E_NONFINITE;
 }
 

@@ -27,6 +27,15 @@ int64_t af_sum_width(const af_net *net)
     return s;
 }
 
+int64_t af_forward_scratch(const af_net *net)
+{
+    int64_t n = AF_FORWARD_SCRATCH_ROWS * af_max_width(net);
+    for (int64_t l = 0; l < net->n_layers; l++)
+        n += net->sizes[l] * ((net->sizes[l + 1] + AF_FORWARD_PAD - 1) / AF_FORWARD_PAD *
+                              AF_FORWARD_PAD);
+    return n;
+}
+
 #define AF_ACT_NAME_(NAME, name, needs_z) #name,
 #define AF_ACT_NEEDS_Z_(NAME, name, needs_z) needs_z,
 #define AF_LOSS_NAME_(NAME, name, matched) #name,

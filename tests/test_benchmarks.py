@@ -269,3 +269,103 @@ def test_update_results_keeps_hand_written_text(tmp_path):
     assert text.startswith("# Title\n\nHand-written notes.\n")
     assert "second table" in text and "first table" not in text
     assert text.count(report.BEGIN) == 1 and text.count(report.END) == 1
+
+
+#: Round machine limits (GFLOP/s, GB/s, bytes) for the bound arithmetic below.
+LIMITS = {"simd": "avx2", "trials": 1,
+          "float64": {"fma_gflops": 10.0, "fma_chains": 12},
+          "float32": {"fma_gflops": 20.0, "fma_chains": 12},
+          "bandwidth": {"l1_read": 200.0, "l1_rmw": 200.0, "l2_read": 100.0, "l2_rmw": 80.0,
+                        "mem_read": 20.0},
+          "cache": {"l1": 32 * 1024, "l2": 1024 * 1024, "l3": 32 * 1024 ** 2}}
+
+
+def test_per_sample_bound_counts_one_read_and_one_read_modify_write():
+    from benchmarks import bounds
+
+    # [100, 20, 5]: 2,100 weights and 25 biases, 17,000 float64 bytes: past half of L1.
+    b = bounds.per_sample((100, 20, 5), 8, LIMITS)
+    assert b["level"] == "l2"
+    assert b["forward_flop_s"] == pytest.approx(2 * 2100 / 10e9)
+    assert b["forward_byte_s"] == pytest.approx((2125 * 8 + 100 * 8) / 100e9)
+    assert b["backward_flop_s"] == pytest.approx((2 * 2100 + 2 * 100) / 10e9)
+    assert b["backward_byte_s"] == pytest.approx(2 * 2125 * 8 / 80e9)
+    # flops take longer than bytes in both phases on this slow FMA unit.
+    assert b["limit"] == "FMA"
+    assert b["samples_per_s"] == pytest.approx(1 / ((4200 + 4400) / 10e9))
+    # float32 halves the bytes (L1 now) and doubles the peak.
+    b32 = bounds.per_sample((100, 20, 5), 4, LIMITS)
+    assert b32["level"] == "l1" and b32["samples_per_s"] == pytest.approx(
+        2 * b["samples_per_s"])
+
+
+def test_sparse_bound_touches_only_the_non_zero_columns():
+    from benchmarks import bounds
+
+    limits = {**LIMITS, "float64": {"fma_gflops": 1e6, "fma_chains": 12}}  # bytes alone decide
+    b = bounds.per_sample((784, 32, 10), 8, limits, nnz=151)
+    touched = 151 * 32 + 320 + 42
+    assert b["limit"] == "bandwidth" and b["level"] == "l2"  # all of W1 is the working set
+    assert b["forward_byte_s"] == pytest.approx((touched * 8 + 151 * 16) / 100e9)
+    assert b["backward_byte_s"] == pytest.approx(2 * touched * 8 / 80e9)
+    dense = bounds.per_sample((784, 32, 10), 8, limits)
+    assert dense["samples_per_s"] < b["samples_per_s"] / 4
+
+
+def test_minibatch_and_prediction_bounds():
+    from benchmarks import bounds
+
+    sizes = (2, 100, 100, 3)  # 10,500 weights, 203 biases; 10,300 past the first layer
+    assert bounds.minibatch_flops(sizes, 200) == pytest.approx(
+        4 * 10500 + 2 * 10300 + 10 * 10703 / 200)
+    assert bounds.fraction_of_peak(1000.0, 5e6, "float64", LIMITS) == pytest.approx(0.5)
+    p = bounds.prediction((784, 32, 10), 8, LIMITS)
+    assert p["flop_s"] == pytest.approx(2 * 25408 / 10e9)
+    assert p["byte_s"] == pytest.approx(784 * 8 / 20e9)
+    assert p["limit"] == "FMA" and p["samples_per_s"] == pytest.approx(1 / p["flop_s"])
+
+
+def test_bound_rows_give_fractions_and_target_status():
+    from benchmarks import bounds
+
+    sizes = [784, 32, 10]
+    bound = bounds.per_sample(sizes, 8, LIMITS)["samples_per_s"]
+    n = 1000
+    fast = n / (0.96 * bound)  # seconds per epoch at 96% of the bound
+    w = {"title": "dense", "sizes": sizes, "n_train": n, "density": 0.8, "results": {
+        "annfast-f64": {"dtype": "float64", "seconds": [2 * fast, 2 * fast],
+                        "samples_per_s": [n / (2 * fast)] * 2,
+                        "in_loop_seconds": [fast, fast]},
+        "tutorial": {"dtype": "float64", "seconds": [20 * fast, 30 * fast],
+                     "samples_per_s": [n / (20 * fast), n / (30 * fast)]}}}
+    pb = bounds.prediction(sizes, 4, LIMITS)["samples_per_s"]
+    pred = {"title": "predict", "sizes": sizes, "n_train": 100, "density": 1.0, "results": {
+        "annfast-f32": {"dtype": "float32", "seconds": [1.0], "samples_per_s": [pb / 2]},
+        "numpy-matmul-f32": {"dtype": "float32", "seconds": [1.1], "samples_per_s": [1.0]}}}
+    doc = {"limits": LIMITS, "workloads": {"mnist-dense": w, "predict": pred,
+                                           "tutorial-train-call": w}}
+    rows = report.bound_rows(doc)
+    assert len(rows) == 2  # the script's call has no bound
+    dense, predict = rows
+    assert dense[3].endswith("(48%; best 48%)") and dense[4].endswith("(96%; best 96%)")
+    assert dense[5].startswith("12.5x") and dense[7] == "met"  # judged inside fit's loop
+    assert predict[3].endswith("(50%; best 50%)") and predict[5].startswith("1.10x")
+    assert predict[7] == "unmet"  # 1.1x is short of 1.2x
+    # Without limits (an older JSON) the report renders as before.
+    assert report.bound_rows({"workloads": doc["workloads"]}) == []
+    assert report.limits_section({"workloads": doc["workloads"]}) == ""
+    assert "| dense | float64 |" in report.limits_section(doc)
+
+
+def test_limits_loops_run_and_report_positive_rates():
+    from benchmarks import limits
+
+    simd = next((s for s in ("avx2", "avx512") if limits.CPU_FLAG[s] in limits.cpu_flags()),
+                None)
+    if simd is None or limits.load(np.float64, simd) is None:
+        pytest.skip("no AVX2 CPU or no C compiler")
+    doc = limits.measure(simd, trials=1, target_seconds=1e-4)
+    assert doc["float64"]["fma_gflops"] > 0 and doc["float32"]["fma_gflops"] > 0
+    assert all(doc["bandwidth"][k] > 0 for k in ("l1_read", "l1_rmw", "l2_read", "l2_rmw",
+                                                 "mem_read"))
+    assert "peak FMA float64" in limits.table(doc)

@@ -124,9 +124,9 @@ def test_fit_stops_when_asked_and_reports_completed_epochs():
 def test_predict_is_the_same_through_blas_and_the_kernel(monkeypatch):
     network, params, X, Y = small_problem(n=100)
     inputs = _engine.as_inputs(X, np.float64)
-    monkeypatch.setattr(_engine, "use_blas", lambda n, isa: False)
+    monkeypatch.setattr(_engine, "use_blas", lambda *_: False)
     kernel = _engine.predict(network, params, inputs)
-    monkeypatch.setattr(_engine, "use_blas", lambda n, isa: True)
+    monkeypatch.setattr(_engine, "use_blas", lambda *_: True)
     blas = _engine.predict(network, params, inputs)
     np.testing.assert_allclose(blas, kernel, rtol=0, atol=1e-14)
 

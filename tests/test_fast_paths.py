@@ -355,7 +355,7 @@ def test_csr_from_dense_of_empty_arrays():
 def test_prediction_refuses_non_finite_inputs_on_both_paths(bad, n, blas, monkeypatch):
     """Both paths check X through its first-layer sums; make them as forgiving
     as possible (zero weights: inf * 0 is NaN, relu would clip -inf)."""
-    monkeypatch.setattr(_engine, "use_blas", lambda n_samples, isa: blas)
+    monkeypatch.setattr(_engine, "use_blas", lambda *_: blas)
     net = NeuralNet([6, 4, 3], seed=0)
     net.weights[0][:, 2] = 0.0
     X = np.random.default_rng(0).random((n, 6))

@@ -89,6 +89,33 @@ def test_batch_rows_equal_single_rows_bitwise(dtype, rng):
         np.testing.assert_array_equal(batch[i], kernel_forward(arch, params, X[i:i + 1])[0])
 
 
+#: Every instruction-set variant this CPU runs.
+ISAS = [isa for isa in sorted(_kernels.ISA_NAMES.values()) if isa <= _kernels.CPU_ISA]
+
+
+@pytest.mark.parametrize("isa", ISAS, ids=_kernels.isa_name)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sizes", [[37, 21, 70, 5], [784, 32, 10], [3, 129, 1]],
+                         ids=lambda s: "-".join(map(str, s)))
+def test_batch_forward_tiles_match_reference_and_single_rows(sizes, dtype, isa, rng):
+    """The batch pass (weights transposed into panels, tiles of several rows x
+    up to four vectors of outputs, blocks of rows) at every width remainder
+    and row remainder: equal to the reference, and each row the same bits as
+    through the few-rows path that skips the transposed copy."""
+    arch = _kernels.Arch(sizes, [ACTIVATIONS["relu"]] * (len(sizes) - 2)
+                         + [ACTIVATIONS["softmax"]], LOSSES["ce"], isa=isa)
+    acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
+    params = random_params(sizes, dtype, rng)
+    X = rng.normal(size=(53, sizes[0])).astype(dtype)  # two full blocks of 24 and 5 rows
+    batch = kernel_forward(arch, params, X)
+    weights, biases = ref_layers(params.astype(np.float64), sizes)
+    assert_matches(batch, reference.predict(weights, biases, acts, X.astype(np.float64)),
+                   dtype)
+    for i in (0, 1, 23, 24, 47, 52):
+        np.testing.assert_array_equal(batch[i], kernel_forward(arch, params, X[i:i + 1])[0])
+    np.testing.assert_array_equal(batch[:7], kernel_forward(arch, params, X[:7]))
+
+
 def test_forward_leaves_inputs_alone_and_accepts_read_only_arrays(rng):
     sizes = [3, 4, 2]
     arch, _ = make_arch(sizes, "relu", "softmax", "ce")
