@@ -4,6 +4,10 @@ on a shared machine swing too much to compare two builds.
     PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         python -m benchmarks.instruction_counts WORKLOAD [ARGS]
 
+Set ``OPENBLAS_NUM_THREADS=1`` for the workloads that go through BLAS (batches
+of 4 or more, prediction, the sklearn and keras ones): valgrind runs threads one
+at a time and counts the spinning of idle BLAS threads too.
+
 Workloads (run ``none`` too and subtract it: the interpreter's start-up and
 imports):
     none                       imports and data only
