@@ -10,7 +10,11 @@ Why ``-ffast-math``: without it GCC may not reorder a floating-point sum, so it
 leaves every dot product scalar, one dependent multiply-add after the other,
 and the dense loops run at a fifth of the speed (35,000 samples/s on the
 tutorial net here, against the issue's 193,000).  With it, the reference is
-the fastest these plain loops get.
+the fastest these plain loops get.  It is a compile flag only: linked with
+``-ffast-math``, GCC 12 adds its start-up code that turns on flush-to-zero for
+the loading thread, and every annfast run after it in the same process would
+train with denormals flushed (other bits, other speed).  :func:`build` compiles
+and links in two steps for that reason.
 """
 
 import ctypes
@@ -24,8 +28,23 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "plain_c.c")
-FLAGS = ["-O3", "-march=native", "-ffast-math", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC"]
 C_TYPES = {np.float64: ("double", ctypes.c_double), np.float32: ("float", ctypes.c_float)}
+
+
+def build(cc, compile_flags, source, lib_path):
+    """Compile ``source`` with ``compile_flags``, then link it as a shared library
+    without them (no fast-math start-up code: see the module docstring), and
+    move it into place at ``lib_path`` in one step."""
+    tmp = f"{lib_path}.{os.getpid()}.tmp"
+    subprocess.run([cc, *compile_flags, "-c", source, "-o", f"{tmp}.o"], check=True,
+                   capture_output=True)
+    try:
+        subprocess.run([cc, "-shared", f"{tmp}.o", "-o", tmp, "-lm"], check=True,
+                       capture_output=True)
+    finally:
+        os.remove(f"{tmp}.o")
+    os.replace(tmp, lib_path)
 
 
 @lru_cache(maxsize=None)
@@ -41,13 +60,10 @@ def load(dtype):
     os.makedirs(out_dir, exist_ok=True)
     lib_path = os.path.join(out_dir, f"plain_c_{c_name}_{digest}.so")
     if not os.path.exists(lib_path):
-        tmp = f"{lib_path}.{os.getpid()}.tmp"
         try:
-            subprocess.run([cc, *FLAGS, f"-DTYPE={c_name}", SOURCE, "-o", tmp, "-lm"],
-                           check=True, capture_output=True)
+            build(cc, [*FLAGS, f"-DTYPE={c_name}"], SOURCE, lib_path)
         except (OSError, subprocess.CalledProcessError):
             return None
-        os.replace(tmp, lib_path)
     lib = ctypes.CDLL(lib_path)
     p = ctypes.c_void_p
     lib.plain_c_epoch.restype = ctypes.c_double

@@ -54,7 +54,7 @@ def load_fixed(dtype, march, hidden=32, outputs=10):
     if shutil.which(cc) is None:
         return None
     c_name, _ = plain_c.C_TYPES[dtype]
-    flags = ["-O3", *MARCH[march], "-ffast-math", "-shared", "-fPIC", f"-DH={hidden}",
+    flags = ["-O3", *MARCH[march], "-ffast-math", "-fPIC", f"-DH={hidden}",
              f"-DK={outputs}", f"-DTYPE={c_name}"]
     with open(FIXED_SOURCE, "rb") as f:
         digest = hashlib.sha256(f.read() + " ".join(flags).encode()).hexdigest()[:12]
@@ -62,10 +62,7 @@ def load_fixed(dtype, march, hidden=32, outputs=10):
     os.makedirs(out_dir, exist_ok=True)
     lib_path = os.path.join(out_dir, f"plain_c_fixed_{c_name}_{digest}.so")
     if not os.path.exists(lib_path):
-        tmp = f"{lib_path}.{os.getpid()}.tmp"
-        subprocess.run([cc, *flags, FIXED_SOURCE, "-o", tmp, "-lm"], check=True,
-                       capture_output=True)
-        os.replace(tmp, lib_path)
+        plain_c.build(cc, flags, FIXED_SOURCE, lib_path)
     lib = ctypes.CDLL(lib_path)
     p = ctypes.c_void_p
     lib.plain_c_fixed_epoch.restype = ctypes.c_double
