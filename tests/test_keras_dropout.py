@@ -137,8 +137,17 @@ def test_bad_arguments_and_places_raise_clear_errors():
 
 def test_get_config():
     layer = layers.Dropout(0.25, seed=3, name="drop")
-    assert layer.get_config() == {"class_name": "Dropout", "name": "drop", "rate": 0.25,
-                                  "noise_shape": None, "seed": 3}
+    config = layer.get_config()
+    assert {k: config[k] for k in ("name", "rate", "noise_shape", "seed")} == {
+        "name": "drop", "rate": 0.25, "noise_shape": None, "seed": 3}
+    again = layers.Dropout.from_config(config)
+    assert (again.name, again.rate, again.seed) == ("drop", 0.25, 3)
+
+
+def test_get_config_has_keras_keys():
+    oracle = pytest.importorskip("keras_oracle")
+    real = oracle.real_keras.layers.Dropout(0.25, seed=3, name="drop").get_config()
+    assert set(layers.Dropout(0.25, seed=3, name="drop").get_config()) == set(real)
 
 
 def test_quickstart_mlp_with_dropout_reaches_real_keras_accuracy():
