@@ -251,8 +251,8 @@ class Update:
         """The kernels' dropout arguments for a call at mask counter ``counter``."""
         if self.dropout is None:
             return {}
-        return dict(dropout=self.dropout, dropout_seed=self.dropout_seed,
-                    dropout_counter=counter % 2**64)
+        return {"dropout": self.dropout, "dropout_seed": self.dropout_seed,
+                "dropout_counter": counter % 2**64}
 
     def state_size(self, n_params):
         return _kernels.opt_state_size(self.optimizer, n_params, amsgrad=self.amsgrad,

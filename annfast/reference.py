@@ -348,12 +348,12 @@ def forward_dropout(weights, biases, acts, x, slope=0.1, dropout=None, dropout_s
     each hidden layer (None where its rate is 0)) for one training sample."""
     params = layer_params(acts, slope)
     outputs, zs, inputs, factors = [np.asarray(x)], [], [np.asarray(x)], []
-    for l, (W, b, act, p) in enumerate(zip(weights, biases, acts, params)):
+    for layer, (W, b, act, p) in enumerate(zip(weights, biases, acts, params)):
         zs.append(W @ inputs[-1] + b)
         outputs.append(activate(act, zs[-1], p))
-        rate = dropout[l] if dropout is not None and l < len(weights) - 1 else 0.0
+        rate = dropout[layer] if dropout is not None and layer < len(weights) - 1 else 0.0
         if rate > 0:
-            k = dropout_factors(dropout_seed, dropout_counter, row, l, len(zs[-1]), rate,
+            k = dropout_factors(dropout_seed, dropout_counter, row, layer, len(zs[-1]), rate,
                                 outputs[-1].dtype.type)
             factors.append(k)
             inputs.append(outputs[-1] * k)

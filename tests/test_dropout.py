@@ -36,7 +36,7 @@ def _reference(params, X, Y, order, path, epochs, acts=ACTS, sizes=SIZES, rates=
     state = reference.new_optimizer_state(opt, variables)
     t = 0
     for epoch in range(epochs):
-        drop = dict(dropout=rates, dropout_seed=seed, dropout_counter=epoch)
+        drop = {"dropout": rates, "dropout_seed": seed, "dropout_counter": epoch}
         if path in ("sgd", "sparse"):
             reference.sgd_epoch(W, B, acts, "ce", X, Y, order, 0.05, 0.01, **drop)
         else:
@@ -53,7 +53,7 @@ def _kernel(arch, params, X, Y, order, path, epochs, rates=RATES, seed=11):
     state = np.zeros(_kernels.opt_state_size(opt, len(p)), dtype=dtype)
     t = 0
     for epoch in range(epochs):
-        drop = dict(dropout=rates, dropout_seed=seed, dropout_counter=epoch)
+        drop = {"dropout": rates, "dropout_seed": seed, "dropout_counter": epoch}
         if path == "sparse":
             rows = np.repeat(np.arange(len(X)), X.shape[1])
             data, indices = X.ravel(), np.tile(np.arange(X.shape[1]), len(X))
@@ -177,7 +177,7 @@ def test_gradient_at_a_fixed_mask_equals_central_differences():
     Y = rng.normal(size=(5, 2))
     params = 0.7 * rng.normal(size=_params.n_params(sizes))
     arch = _kernels.Arch(sizes, acts, "mse")
-    drop = dict(dropout=[0.5, 0.3], dropout_seed=2, dropout_counter=4)
+    drop = {"dropout": [0.5, 0.3], "dropout_seed": 2, "dropout_counter": 4}
     grad, _ = _kernels.gradient(arch, params, X, Y, **drop)
     numeric = np.empty_like(params)
     h = 1e-6
@@ -216,16 +216,16 @@ def test_one_update_equals_torch_autograd(batch_size, optimizer):
     W, B = _split(params, sizes)
     tw = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in W]
     tb = [torch.tensor(b, dtype=torch.float64, requires_grad=True) for b in B]
-    masks = [torch.tensor(np.array([reference.dropout_factors(seed, counter, r, l, sizes[l + 1],
-                                                              rates[l])
+    masks = [torch.tensor(np.array([reference.dropout_factors(seed, counter, r, k,
+                                                              sizes[k + 1], rates[k])
                                     for r in range(batch_size)]))
-             for l in range(2)]
+             for k in range(2)]
     a = torch.tensor(X)
-    for l in range(3):
-        a = a @ tw[l].T + tb[l]
-        a = torch.relu(a) if acts[l] == "relu" else torch.tanh(a) if acts[l] == "tanh" else a
-        if l < 2:
-            a = a * masks[l]
+    for k in range(3):
+        a = a @ tw[k].T + tb[k]
+        a = torch.relu(a) if acts[k] == "relu" else torch.tanh(a) if acts[k] == "tanh" else a
+        if k < 2:
+            a = a * masks[k]
     loss = 0.5 * ((a - torch.tensor(Y)) ** 2).sum() / batch_size
     variables = [v for pair in zip(tw, tb) for v in pair]
     opt = (torch.optim.SGD(variables, lr=0.1) if optimizer == "sgd"
@@ -283,7 +283,7 @@ def test_engine_draws_fresh_masks_each_epoch_and_reproduces_them(batch_size):
     path = "sgd" if batch_size == 1 else None
     W, B = _split(params)
     for epoch in range(2):
-        drop = dict(dropout=RATES, dropout_seed=11, dropout_counter=epoch)
+        drop = {"dropout": RATES, "dropout_seed": 11, "dropout_counter": epoch}
         if path == "sgd":
             reference.sgd_epoch(W, B, ACTS, "ce", X, Y, order, 0.05, **drop)
         else:
