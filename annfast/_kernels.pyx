@@ -308,6 +308,23 @@ def _dropout_args(Arch arch, dropout, dropout_seed, dropout_counter):
     return (rates if rates.any() else None), int(dropout_seed), int(dropout_counter)
 
 
+cdef af_net _call_net(Arch arch, weights, rates, uint64_t seed, uint64_t counter):
+    """A copy of arch.net with this call's sample weights and dropout masks (the
+    arrays from _sample_weights and _dropout_args, or None).  The copy points
+    into those arrays: the caller keeps them alive while the kernel runs."""
+    cdef af_net net = arch.net
+    cdef const double[::1] v
+    if weights is not None:
+        v = weights
+        net.sample_weight = &v[0]
+    if rates is not None:
+        v = rates
+        net.dropout = &v[0]
+        net.dropout_seed = seed
+        net.dropout_counter = counter
+    return net
+
+
 cdef _check_poisson_targets(Arch arch, Y):
     """Poisson's targets are counts: a negative one has no loss."""
     if arch.net.loss == LOSS_CODES["poisson"] and np.asarray(Y).size:
@@ -548,16 +565,7 @@ def train(Arch arch, floating[::1] params, floating[::1] opt_state,
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, X.shape[0])
     rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
-    cdef const double[::1] wv, dv
-    cdef af_net net = arch.net  # a copy: the weights are this call's only
-    if weights is not None:
-        wv = weights
-        net.sample_weight = &wv[0]
-    if rates is not None:
-        dv = rates
-        net.dropout = &dv[0]
-        net.dropout_seed = seed
-        net.dropout_counter = counter
+    cdef af_net net = _call_net(arch, weights, rates, seed, counter)
     # Per-row training scratch, with dropout's regions when on.
     cdef int64_t width = arch.scratch_width + af_dropout_width(&net)
     cdef af_opt opt = _make_opt(optimizer, lr, l2, momentum, beta1, beta2, rho, epsilon, t,
@@ -663,16 +671,7 @@ def batch_gradient(Arch arch, const floating[::1] params, const floating[:, ::1]
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, X.shape[0])
     rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
-    cdef const double[::1] wv, dv
-    cdef af_net net = arch.net
-    if weights is not None:
-        wv = weights
-        net.sample_weight = &wv[0]
-    if rates is not None:
-        dv = rates
-        net.dropout = &dv[0]
-        net.dropout_seed = seed
-        net.dropout_counter = counter
+    cdef af_net net = _call_net(arch, weights, rates, seed, counter)
     cdef int64_t width = arch.scratch_width + af_dropout_width(&net)
     cdef int64_t n_rows = X.shape[0], n_order = order.shape[0], i
     _check_in_range(order, n_rows, "order", "samples")
@@ -782,17 +781,8 @@ def train_sparse(Arch arch, floating[::1] params, const floating[::1] data,
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, n_rows)
     rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
-    cdef const double[::1] wv, dv
-    cdef af_net net = arch.net
-    if weights is not None:
-        wv = weights
-        net.sample_weight = &wv[0]
-        net.weight_sum_divisor = _weight_sum_divisor(weight_divisor)
-    if rates is not None:
-        dv = rates
-        net.dropout = &dv[0]
-        net.dropout_seed = seed
-        net.dropout_counter = counter
+    cdef af_net net = _call_net(arch, weights, rates, seed, counter)
+    net.weight_sum_divisor = _weight_sum_divisor(weight_divisor) and weights is not None
     if indptr[0] != 0 or indptr[n_rows] != nnz:
         raise ValueError(f"indptr must start at 0 and end at {nnz}")
     for i in range(n_rows):
@@ -1049,16 +1039,7 @@ def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, X.shape[0])
     rates, seed, counter = _dropout_args(arch, dropout, dropout_seed, dropout_counter)
-    cdef const double[::1] wv, dv
-    cdef af_net net = arch.net
-    if weights is not None:
-        wv = weights
-        net.sample_weight = &wv[0]
-    if rates is not None:
-        dv = rates
-        net.dropout = &dv[0]
-        net.dropout_seed = seed
-        net.dropout_counter = counter
+    cdef af_net net = _call_net(arch, weights, rates, seed, counter)
     dtype = np.float32 if floating is float else np.float64
     grad_arr = np.zeros(arch.n_params, dtype=dtype)
     cdef floating[::1] grad = grad_arr
@@ -1094,11 +1075,7 @@ def gradient_blas(Arch arch, const floating[::1] params, const floating[:, ::1] 
         raise ValueError(f"block must be >= 1, got {block}")
     _check_poisson_targets(arch, Y)
     weights = _sample_weights(sample_weight, X.shape[0])
-    cdef const double[::1] wv
-    cdef af_net net = arch.net
-    if weights is not None:
-        wv = weights
-        net.sample_weight = &wv[0]
+    cdef af_net net = _call_net(arch, weights, None, 0, 0)
     dtype = np.float32 if floating is float else np.float64
     cdef int64_t n = X.shape[0], n_params = arch.n_params
     cdef int64_t rows = min(block, n)

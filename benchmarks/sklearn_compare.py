@@ -80,7 +80,11 @@ def compare(label, settings, epochs, image, X, Y, seed):
             seconds[name].append(clock() - start)
         print(f"  {label}: epoch {epoch + 1}/{epochs}  "
               + "  ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()), file=sys.stderr)
-    ours, theirs = models["annfast"], models["scikit-learn"]
+    return _result(label, epochs, seconds, models["annfast"], models["scikit-learn"], image, X)
+
+
+def _result(label, epochs, seconds, ours, theirs, image, X):
+    """The result dict of one comparison: paired speed-up, PSNRs, weight gap."""
     diff = max(float(np.max(np.abs(a - b)))
                for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_))
     ratios = np.array(seconds["scikit-learn"]) / np.array(seconds["annfast"])
@@ -117,22 +121,9 @@ def compare_lbfgs(max_iter, fits, image, X, Y, seed, sample_weight=None):
         print(f"  L-BFGS: fit {fit + 1}/{fits}  "
               + "  ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()), file=sys.stderr)
     ours, theirs = models["annfast"], models["scikit-learn"]
-    diff = max(float(np.max(np.abs(a - b)))
-               for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_))
-    ratios = np.array(seconds["scikit-learn"]) / np.array(seconds["annfast"])
     weighted = "" if sample_weight is None else ", sample_weight"
-    return {
-        "label": (f"L-BFGS, scikit-learn defaults{weighted} (n_iter_ {ours.n_iter_} / "
-                  f"{theirs.n_iter_})"),
-        "epochs": f"{fits} fits",
-        "annfast_s": float(np.median(seconds["annfast"])),
-        "sklearn_s": float(np.median(seconds["scikit-learn"])),
-        "speedup": float(np.median(ratios)),
-        "speedup_range": (float(ratios.min()), float(ratios.max())),
-        "psnr_annfast": psnr_of(ours, image, X),
-        "psnr_sklearn": psnr_of(theirs, image, X),
-        "max_weight_diff": diff,
-    }
+    label = f"L-BFGS, scikit-learn defaults{weighted} (n_iter_ {ours.n_iter_} / {theirs.n_iter_})"
+    return _result(label, f"{fits} fits", seconds, ours, theirs, image, X)
 
 
 def main(argv=None):

@@ -42,6 +42,14 @@ static inline int af_popcount_portable(unsigned m)
 #define AF_POPCOUNT(m) __builtin_popcount(m)
 #endif
 
+/* Rarely used code kept out of the hot functions, so that their inlining (and
+ * hence their floating-point contraction) is what it was before it existed. */
+#if defined(__GNUC__)
+#define AF_NOINLINE __attribute__((noinline))
+#else
+#define AF_NOINLINE
+#endif
+
 /* Keras' backend.epsilon(): the floor of mape's denominator and of msle's logs. */
 #define AF_KERAS_EPS 1e-7
 

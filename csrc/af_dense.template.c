@@ -84,28 +84,6 @@ static inline void FN(af_rows_dot)(const TYPE *restrict W, const TYPE *restrict 
     for (; j < n_out; j++) out[j] = s * FN(af_dot)(W + j * n_in, in, n_in) + b[j];
 }
 
-/* Forward one sample x through every layer; the outputs of layer l land in
- * acts_buf at offset sizes[1] + ... + sizes[l], and, for the layers whose
- * activation needs them, the pre-activations at the same offset in zbuf
- * (NULL when no layer does).  Returns the network output. */
-static inline TYPE *FN(af_forward_sample)(const af_net *net, const TYPE *params,
-                                          const TYPE *x, TYPE *acts_buf, TYPE *zbuf)
-{
-    const TYPE *in = x;
-    TYPE *out = acts_buf;
-    for (int64_t l = 0; l < net->n_layers; l++) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        const int32_t act = net->acts[l];
-        FN(af_rows_dot)(params, params + n_in * n_out, in, n_in, n_out, (TYPE)1, out);
-        FN(af_act_keep_z)(act, (TYPE)net->act_params[l], out,
-                          zbuf && af_act_needs_z(act) ? zbuf + (out - acts_buf) : NULL, n_out);
-        params += (n_in + 1) * n_out;
-        in = out;
-        out += n_out;
-    }
-    return (TYPE *)in;
-}
-
 /* The batch forward pass holds each layer's weights transposed, outputs along
  * the vector lanes, in panels of four vectors of outputs: panel g holds
  * WT[i][j] = W[j][i] for its columns j0 <= j < j0 + G (G = 4 AF_VLEN, or what

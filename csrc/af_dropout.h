@@ -26,14 +26,7 @@
 #include <stdint.h>
 
 #include "af.h"
-
-#ifndef AF_NOINLINE
-#if defined(__GNUC__)
-#define AF_NOINLINE __attribute__((noinline))
-#else
-#define AF_NOINLINE
-#endif
-#endif
+#include "af_common.h"
 
 #define AF_DROP_GOLDEN 0x9e3779b97f4a7c15ULL
 

@@ -61,30 +61,10 @@ void FN(af_sparse_end)(const af_net *net, TYPE *params, const TYPE *wt0, double 
 /* out := act(s W in + b) for layers l0..L-1, starting at parameter offset p_off;
  * each layer's outputs follow the previous one's in out.  Pre-activations
  * that an activation needs go to zout at out's offset (zout NULL: none do).
- * Returns the last. */
+ * dr NULL: no dropout; else a hidden layer with a rate feeds the next its
+ * dropped copy (dr, row_key: af_dropout.h).  Always inlined, so that with dr
+ * NULL the path compiles as if dropout did not exist.  Returns the last. */
 static inline AF_ALWAYS_INLINE const TYPE *FN(af_forward_scaled)(
-    const af_net *net, const TYPE *params, const double *scales, int64_t l0, int64_t p_off,
-    const TYPE *in, TYPE *out, TYPE *zout)
-{
-    for (int64_t l = l0; l < net->n_layers; l++) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        const int32_t act = net->acts[l];
-        const TYPE *W = params + p_off, *b = W + n_in * n_out;
-        FN(af_rows_dot)(W, b, in, n_in, n_out, (TYPE)scales[l], out);
-        FN(af_act_keep_z)(act, (TYPE)net->act_params[l], out,
-                          zout && af_act_needs_z(act) ? zout : NULL, n_out);
-        if (zout) zout += n_out;
-        p_off += (n_in + 1) * n_out;
-        in = out;
-        out += n_out;
-    }
-    return in;
-}
-
-/* The same where a hidden layer with a dropout rate feeds the next its
- * dropped copy (dr, row_key: af_dropout.h).  A copy, out of line, so that
- * the path without dropout compiles as it did before dropout existed. */
-static AF_NOINLINE const TYPE *FN(af_forward_scaled_dropout)(
     const af_net *net, const TYPE *params, const double *scales, int64_t l0, int64_t p_off,
     const TYPE *in, TYPE *out, TYPE *zout, const af_drop *dr, uint64_t row_key)
 {
@@ -98,7 +78,7 @@ static AF_NOINLINE const TYPE *FN(af_forward_scaled_dropout)(
         if (zout) zout += n_out;
         p_off += (n_in + 1) * n_out;
         in = out;
-        if (l < net->n_layers - 1 && dr->rate[l] > 0) {
+        if (dr && l < net->n_layers - 1 && dr->rate[l] > 0) {
             FN(af_dropout_apply)(row_key, l, dr->rate[l], out, dr, n_out);
             in = out + dr->d_off;
         }
@@ -349,31 +329,39 @@ static void FN(af_sparse_update_any)(TYPE *restrict wt0, int64_t n_out,
     }
 }
 
-/* af_sgd_one's forward pass with dropout, dense (x) or sparse (wt0: idx,
- * val), for the sample in row `row` of X. */
-static AF_NOINLINE const TYPE *FN(af_sgd_forward_dropout)(
+/* af_sgd_one's forward pass, dense (x) or sparse (wt0: idx, val), dropout
+ * as for af_forward_scaled.  Returns the output layer's outputs. */
+static inline AF_ALWAYS_INLINE const TYPE *FN(af_sgd_forward)(
     const af_net *net, const TYPE *params, const double *scales, const TYPE *x,
     const TYPE *wt0, const int64_t *idx, const TYPE *val, int64_t nnz, const TYPE *b0,
-    TYPE *acts_buf, TYPE *zbuf, const af_drop *dr, int64_t row)
+    TYPE *acts_buf, TYPE *zbuf, const af_drop *dr, uint64_t row_key)
 {
-    const uint64_t row_key = af_drop_row_key(net, row);
     if (!wt0)
-        return FN(af_forward_scaled_dropout)(net, params, scales, 0, 0, x, acts_buf, zbuf, dr,
-                                             row_key);
+        return FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf, zbuf, dr, row_key);
     const int64_t n_in0 = net->sizes[0], n_out0 = net->sizes[1];
-    TYPE *z = acts_buf;
+    TYPE *restrict z = acts_buf;
     FN(af_sparse_forward_any)(wt0, n_out0, idx, val, nnz, (TYPE)scales[0], b0, z);
     FN(af_act_keep_z)(net->acts[0], (TYPE)net->act_params[0], z,
                       zbuf && af_act_needs_z(net->acts[0]) ? zbuf : NULL, n_out0);
     if (net->n_layers == 1) return z;
     const TYPE *in = z;
-    if (dr->rate[0] > 0) {
+    if (dr && dr->rate[0] > 0) {
         FN(af_dropout_apply)(row_key, 0, dr->rate[0], z, dr, n_out0);
         in = z + dr->d_off;
     }
-    return FN(af_forward_scaled_dropout)(net, params, scales, 1, (n_in0 + 1) * n_out0, in,
-                                         acts_buf + n_out0, zbuf ? zbuf + n_out0 : NULL, dr,
-                                         row_key);
+    return FN(af_forward_scaled)(net, params, scales, 1, (n_in0 + 1) * n_out0, in,
+                                 acts_buf + n_out0, zbuf ? zbuf + n_out0 : NULL, dr, row_key);
+}
+
+/* The same with dropout (dr->rate set), for the sample in row `row` of X:
+ * out of line, so that training without dropout never reaches it. */
+static AF_NOINLINE const TYPE *FN(af_sgd_forward_dropout)(
+    const af_net *net, const TYPE *params, const double *scales, const TYPE *x,
+    const TYPE *wt0, const int64_t *idx, const TYPE *val, int64_t nnz, const TYPE *b0,
+    TYPE *acts_buf, TYPE *zbuf, const af_drop *dr, int64_t row)
+{
+    return FN(af_sgd_forward)(net, params, scales, x, wt0, idx, val, nnz, b0, acts_buf, zbuf, dr,
+                              af_drop_row_key(net, row));
 }
 
 /* One sample: forward, output delta, then backprop fused with the update.
@@ -399,20 +387,12 @@ static double FN(af_sgd_one)(const af_net *net, TYPE *params, double *scales, do
     const af_drop dr = {net->dropout, d_off, d_off + sum_width};
 
     /* Forward. */
-    if (dr.rate) {
+    if (dr.rate)
         out = FN(af_sgd_forward_dropout)(net, params, scales, x, wt0, idx, val, nnz, b0,
                                          acts_buf, zbuf, &dr, row);
-    } else if (wt0) {
-        TYPE *restrict z = acts_buf;
-        FN(af_sparse_forward_any)(wt0, n_out0, idx, val, nnz, (TYPE)scales[0], b0, z);
-        FN(af_act_keep_z)(net->acts[0], (TYPE)net->act_params[0], z,
-                          zbuf && af_act_needs_z(net->acts[0]) ? zbuf : NULL, n_out0);
-        out = L > 1 ? FN(af_forward_scaled)(net, params, scales, 1, (n_in0 + 1) * n_out0, z,
-                                            acts_buf + n_out0, zbuf ? zbuf + n_out0 : NULL)
-                    : z;
-    } else {
-        out = FN(af_forward_scaled)(net, params, scales, 0, 0, x, acts_buf, zbuf);
-    }
+    else
+        out = FN(af_sgd_forward)(net, params, scales, x, wt0, idx, val, nnz, b0, acts_buf, zbuf,
+                                 NULL, 0);
     const double loss = FN(af_weigh)(w, delta, net->sizes[L],
                                      FN(af_output_delta)(net, out,
                                                          zbuf ? zbuf + (out - acts_buf) : NULL,

@@ -4,16 +4,6 @@
 #error "TYPE must be defined before including af_train.template.c"
 #endif
 
-/* Rarely used code kept out of the hot functions, so that their inlining (and
- * hence their floating-point contraction) is what it was before it existed. */
-#ifndef AF_NOINLINE
-#if defined(__GNUC__)
-#define AF_NOINLINE __attribute__((noinline))
-#else
-#define AF_NOINLINE
-#endif
-#endif
-
 #include "af_dropout.h"
 
 static inline TYPE FN(af_clip)(TYPE p)
@@ -218,12 +208,16 @@ static inline double FN(af_weigh)(double w, TYPE *delta, int64_t k, double loss)
     return loss * w;
 }
 
-/* af_forward_sample with dropout on the hidden layers' outputs: each one the
- * next layer reads is its dropped copy (af_dropout.h). */
-static AF_NOINLINE const TYPE *FN(af_forward_dropout)(const af_net *net, const TYPE *params,
-                                                      const TYPE *x, TYPE *acts_buf,
-                                                      TYPE *zbuf, const af_drop *dr,
-                                                      uint64_t row_key)
+/* Forward one sample x through every layer; the outputs of layer l land in
+ * acts_buf at offset sizes[1] + ... + sizes[l], and, for the layers whose
+ * activation needs them, the pre-activations at the same offset in zbuf
+ * (NULL when no layer does).  dr NULL: no dropout; else a hidden layer with
+ * a rate feeds the next its dropped copy (dr, row_key: af_dropout.h).
+ * Always inlined, so that with dr NULL it compiles as if dropout did not
+ * exist.  Returns the network output. */
+static inline AF_ALWAYS_INLINE const TYPE *FN(af_forward_sample)(
+    const af_net *net, const TYPE *params, const TYPE *x, TYPE *acts_buf, TYPE *zbuf,
+    const af_drop *dr, uint64_t row_key)
 {
     const TYPE *in = x;
     TYPE *out = acts_buf;
@@ -235,13 +229,23 @@ static AF_NOINLINE const TYPE *FN(af_forward_dropout)(const af_net *net, const T
                           zbuf && af_act_needs_z(act) ? zbuf + (out - acts_buf) : NULL, n_out);
         params += (n_in + 1) * n_out;
         in = out;
-        if (l < net->n_layers - 1 && dr->rate[l] > 0) {
+        if (dr && l < net->n_layers - 1 && dr->rate[l] > 0) {
             FN(af_dropout_apply)(row_key, l, dr->rate[l], out, dr, n_out);
             in = out + dr->d_off;
         }
         out += n_out;
     }
-    return out - net->sizes[net->n_layers];
+    return in; /* the output layer's (never dropped) */
+}
+
+/* The same with dropout (dr->rate set): out of line, so that training without
+ * dropout never reaches it. */
+static AF_NOINLINE const TYPE *FN(af_forward_dropout)(const af_net *net, const TYPE *params,
+                                                      const TYPE *x, TYPE *acts_buf,
+                                                      TYPE *zbuf, const af_drop *dr,
+                                                      uint64_t row_key)
+{
+    return FN(af_forward_sample)(net, params, x, acts_buf, zbuf, dr, row_key);
 }
 
 /* Forward, output delta and backprop of one sample (row `row` of X, which
@@ -261,7 +265,7 @@ static double FN(af_accumulate_sample)(const af_net *net, const TYPE *params, co
     const af_drop dr = {net->dropout, d_off, d_off + sum_width};
     const TYPE *out = dr.rate ? FN(af_forward_dropout)(net, params, x, acts_buf, zbuf, &dr,
                                                        af_drop_row_key(net, row))
-                              : FN(af_forward_sample)(net, params, x, acts_buf, zbuf);
+                              : FN(af_forward_sample)(net, params, x, acts_buf, zbuf, NULL, 0);
     const double loss = FN(af_weigh)(w, delta, net->sizes[L],
                                      FN(af_output_delta)(net, out,
                                                          zbuf ? zbuf + (out - acts_buf) : NULL,
